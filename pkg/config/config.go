@@ -1,0 +1,199 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// APIVersion and Kind identify a MessagerConfig document.
+const (
+	APIVersion = "messager.io/v1alpha1"
+	Kind       = "MessagerConfig"
+)
+
+// Redis deployment modes accepted in spec.redis.mode.
+const (
+	RedisStandalone = "standalone"
+	RedisSentinel   = "sentinel"
+	RedisCluster    = "cluster"
+)
+
+// Config is the whole MessagerConfig document.
+type Config struct {
+	APIVersion string   `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string   `yaml:"kind" json:"kind"`
+	Metadata   Metadata `yaml:"metadata" json:"metadata"`
+	Spec       Spec     `yaml:"spec" json:"spec"`
+}
+
+// Metadata is the Kubernetes-style object metadata; only the name is used.
+type Metadata struct {
+	Name   string            `yaml:"name" json:"name"`
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+}
+
+// Spec is the desired state of a messager deployment.
+type Spec struct {
+	// DataDir holds the embedded SQLite database when database.url is empty.
+	DataDir       string        `yaml:"dataDir" json:"dataDir"`
+	HTTP          HTTP          `yaml:"http" json:"http"`
+	Database      Database      `yaml:"database" json:"database"`
+	Redis         Redis         `yaml:"redis" json:"redis"`
+	Auth          Auth          `yaml:"auth" json:"auth"`
+	Messaging     Messaging     `yaml:"messaging" json:"messaging"`
+	Presence      Presence      `yaml:"presence" json:"presence"`
+	Worker        Worker        `yaml:"worker" json:"worker"`
+	Observability Observability `yaml:"observability" json:"observability"`
+}
+
+// HTTP configures the listener shared by the API, the UI and the operations endpoints.
+type HTTP struct {
+	Addr string `yaml:"addr" json:"addr"`
+	// AllowedOrigins lists the extra origins (scheme://host[:port]) whose
+	// cookie-authenticated state-changing requests are accepted.
+	AllowedOrigins []string `yaml:"allowedOrigins" json:"allowedOrigins"`
+	// TrustForwardedFor takes the client IP from X-Forwarded-For; enable it
+	// only behind a proxy that sets the header.
+	TrustForwardedFor bool     `yaml:"trustForwardedFor" json:"trustForwardedFor"`
+	ShutdownTimeout   Duration `yaml:"shutdownTimeout" json:"shutdownTimeout"`
+}
+
+// Database selects the SQL store.
+type Database struct {
+	// URL is postgres://… or a SQLite file path; empty means a SQLite file in dataDir.
+	URL string `yaml:"url" json:"url"`
+}
+
+// Redis selects the Redis deployment used for sessions, presence, pub/sub and the task queue.
+type Redis struct {
+	// URL is redis://[:password@]host:port/db; empty under `messager all` means the embedded server.
+	URL        string   `yaml:"url" json:"url"`
+	Mode       string   `yaml:"mode" json:"mode"`
+	Addrs      []string `yaml:"addrs" json:"addrs"`
+	MasterName string   `yaml:"masterName" json:"masterName"`
+}
+
+// Auth configures accounts and sessions.
+type Auth struct {
+	SessionTTL        Duration       `yaml:"sessionTTL" json:"sessionTTL"`
+	MinPasswordLength int            `yaml:"minPasswordLength" json:"minPasswordLength"`
+	LoginRateLimit    LoginRateLimit `yaml:"loginRateLimit" json:"loginRateLimit"`
+}
+
+// LoginRateLimit bounds failed logins per username and per client IP within a window.
+type LoginRateLimit struct {
+	Window  Duration `yaml:"window" json:"window"`
+	PerUser int      `yaml:"perUser" json:"perUser"`
+	PerIP   int      `yaml:"perIP" json:"perIP"`
+}
+
+// Messaging configures message limits and history paging.
+type Messaging struct {
+	MaxBodyLength   int `yaml:"maxBodyLength" json:"maxBodyLength"`
+	HistoryPageSize int `yaml:"historyPageSize" json:"historyPageSize"`
+}
+
+// Presence configures how long a heartbeat or login keeps a user online.
+type Presence struct {
+	TTL Duration `yaml:"ttl" json:"ttl"`
+}
+
+// Worker configures the asynq task server.
+type Worker struct {
+	Concurrency     int      `yaml:"concurrency" json:"concurrency"`
+	Queues          Queues   `yaml:"queues" json:"queues"`
+	ShutdownTimeout Duration `yaml:"shutdownTimeout" json:"shutdownTimeout"`
+}
+
+// Queues are the asynq queue priorities (weights).
+type Queues struct {
+	Direct      int `yaml:"direct" json:"direct"`
+	Broadcast   int `yaml:"broadcast" json:"broadcast"`
+	Maintenance int `yaml:"maintenance" json:"maintenance"`
+}
+
+// Observability configures metrics, tracing and the task monitor.
+type Observability struct {
+	Metrics  bool     `yaml:"metrics" json:"metrics"`
+	Tracing  Tracing  `yaml:"tracing" json:"tracing"`
+	Asynqmon Asynqmon `yaml:"asynqmon" json:"asynqmon"`
+}
+
+// Tracing configures OpenTelemetry trace export; an empty endpoint disables export.
+type Tracing struct {
+	OTLPEndpoint string  `yaml:"otlpEndpoint" json:"otlpEndpoint"`
+	SampleRatio  float64 `yaml:"sampleRatio" json:"sampleRatio"`
+}
+
+// Asynqmon configures the task monitor served at /monitoring/.
+type Asynqmon struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// AdminUsers are the usernames allowed to open the monitor.
+	AdminUsers []string `yaml:"adminUsers" json:"adminUsers"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("24h", "60s") in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: must be a duration such as \"60s\"", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as \"60s\"", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText lets encoding/json and env handling share the string form.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Default returns the complete default document.
+func Default() *Config {
+	return &Config{
+		APIVersion: APIVersion,
+		Kind:       Kind,
+		Metadata:   Metadata{Name: "default"},
+		Spec: Spec{
+			DataDir: "./data",
+			HTTP: HTTP{
+				Addr:            ":8080",
+				AllowedOrigins:  []string{},
+				ShutdownTimeout: Duration(20 * time.Second),
+			},
+			Redis: Redis{Mode: RedisStandalone, Addrs: []string{}},
+			Auth: Auth{
+				SessionTTL:        Duration(24 * time.Hour),
+				MinPasswordLength: 8,
+				LoginRateLimit:    LoginRateLimit{Window: Duration(15 * time.Minute), PerUser: 10, PerIP: 50},
+			},
+			Messaging: Messaging{MaxBodyLength: 1000, HistoryPageSize: 50},
+			Presence:  Presence{TTL: Duration(60 * time.Second)},
+			Worker: Worker{
+				Concurrency:     20,
+				Queues:          Queues{Direct: 6, Broadcast: 3, Maintenance: 1},
+				ShutdownTimeout: Duration(25 * time.Second),
+			},
+			Observability: Observability{
+				Metrics:  true,
+				Tracing:  Tracing{SampleRatio: 0.1},
+				Asynqmon: Asynqmon{Enabled: true, AdminUsers: []string{}},
+			},
+		},
+	}
+}
+
+// YAML renders the document.
+func (c *Config) YAML() ([]byte, error) { return yaml.Marshal(c) }

@@ -1,0 +1,144 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// FieldError is one problem with one field, named by its path in the document.
+type FieldError struct {
+	Path    string
+	Message string
+}
+
+func (e FieldError) String() string { return e.Path + ": " + e.Message }
+
+// ValidationError lists every problem found in a document.
+type ValidationError struct {
+	Problems []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid MessagerConfig:\n  " + strings.Join(lines, "\n  ")
+}
+
+var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+// Limits that validation enforces; exported so the API and docs quote them.
+const (
+	MaxBodyLengthLimit   = 10000
+	MaxHistoryPageSize   = 200
+	MaxPasswordBytes     = 256
+	maxWorkerConcurrency = 10000
+)
+
+// Validate checks every field and returns a *ValidationError naming all
+// problems, or nil.
+func (c *Config) Validate() error {
+	var v validator
+	if c.APIVersion != APIVersion {
+		v.add("apiVersion", "must be %q", APIVersion)
+	}
+	if c.Kind != Kind {
+		v.add("kind", "must be %q", Kind)
+	}
+	if !dnsName.MatchString(c.Metadata.Name) || len(c.Metadata.Name) > 253 {
+		v.add("metadata.name", "must be a DNS subdomain name such as \"default\"")
+	}
+	s := &c.Spec
+	if strings.TrimSpace(s.DataDir) == "" {
+		v.add("spec.dataDir", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(s.HTTP.Addr); err != nil {
+		v.add("spec.http.addr", "must be host:port such as \":8080\"")
+	}
+	for i, o := range s.HTTP.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			v.add(fmt.Sprintf("spec.http.allowedOrigins[%d]", i), "must be an origin such as \"https://chat.example.com\"")
+		}
+	}
+	v.positive("spec.http.shutdownTimeout", s.HTTP.ShutdownTimeout)
+	if u := s.Database.URL; strings.Contains(u, "://") {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+			v.add("spec.database.url", "must be postgres://… or a SQLite file path")
+		}
+	}
+	switch s.Redis.Mode {
+	case RedisStandalone:
+		if s.Redis.URL != "" {
+			if p, err := url.Parse(s.Redis.URL); err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") || p.Host == "" {
+				v.add("spec.redis.url", "must be redis://[:password@]host:port/db")
+			}
+		}
+	case RedisSentinel:
+		if s.Redis.MasterName == "" {
+			v.add("spec.redis.masterName", "is required when mode is sentinel")
+		}
+		if len(s.Redis.Addrs) == 0 {
+			v.add("spec.redis.addrs", "must list the sentinels when mode is sentinel")
+		}
+	case RedisCluster:
+		if len(s.Redis.Addrs) == 0 {
+			v.add("spec.redis.addrs", "must list cluster nodes when mode is cluster")
+		}
+	default:
+		v.add("spec.redis.mode", "must be one of standalone, sentinel, cluster")
+	}
+	for i, a := range s.Redis.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.add(fmt.Sprintf("spec.redis.addrs[%d]", i), "must be host:port")
+		}
+	}
+	v.positive("spec.auth.sessionTTL", s.Auth.SessionTTL)
+	v.between("spec.auth.minPasswordLength", s.Auth.MinPasswordLength, 1, MaxPasswordBytes)
+	v.positive("spec.auth.loginRateLimit.window", s.Auth.LoginRateLimit.Window)
+	v.between("spec.auth.loginRateLimit.perUser", s.Auth.LoginRateLimit.PerUser, 1, 1_000_000)
+	v.between("spec.auth.loginRateLimit.perIP", s.Auth.LoginRateLimit.PerIP, 1, 1_000_000)
+	v.between("spec.messaging.maxBodyLength", s.Messaging.MaxBodyLength, 1, MaxBodyLengthLimit)
+	v.between("spec.messaging.historyPageSize", s.Messaging.HistoryPageSize, 1, MaxHistoryPageSize)
+	v.positive("spec.presence.ttl", s.Presence.TTL)
+	v.between("spec.worker.concurrency", s.Worker.Concurrency, 1, maxWorkerConcurrency)
+	v.between("spec.worker.queues.direct", s.Worker.Queues.Direct, 1, 100)
+	v.between("spec.worker.queues.broadcast", s.Worker.Queues.Broadcast, 1, 100)
+	v.between("spec.worker.queues.maintenance", s.Worker.Queues.Maintenance, 1, 100)
+	v.positive("spec.worker.shutdownTimeout", s.Worker.ShutdownTimeout)
+	if r := s.Observability.Tracing.SampleRatio; r < 0 || r > 1 {
+		v.add("spec.observability.tracing.sampleRatio", "must be between 0 and 1")
+	}
+	if e := s.Observability.Tracing.OTLPEndpoint; e != "" {
+		if p, err := url.Parse(e); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			v.add("spec.observability.tracing.otlpEndpoint", "must be an http(s) URL such as \"http://otel-collector:4318\"")
+		}
+	}
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+type validator struct{ problems []FieldError }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.problems = append(v.problems, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.add(path, "must be positive")
+	}
+}
+
+func (v *validator) between(path string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.add(path, "must be between %d and %d", lo, hi)
+	}
+}
