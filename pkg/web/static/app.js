@@ -1,0 +1,942 @@
+// The chat page: sign-in/registration, the online sidebar, the conversation and
+// the composer. User data only ever reaches the DOM through textContent or
+// attribute setters, never as markup.
+
+import { api, ApiError, randomId } from './api.js';
+import { Stream } from './stream.js';
+
+const HEARTBEAT_MS = 25000;
+const PAGE_SIZE = 50;
+const USERCODE_RE = /^[A-Z0-9]{6}$/;
+
+const $ = (id) => document.getElementById(id);
+
+/** h builds an element; children that are strings become text nodes. */
+function h(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return e;
+}
+
+// compareIds orders time-sortable ids (UUIDv7, ULID); numeric ids by value.
+function compareIds(a, b) {
+  a = String(a); b = String(b);
+  if (/^\d+$/.test(a) && /^\d+$/.test(b) && a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const state = {
+  me: null,
+  messages: new Map(), // id -> message
+  ids: [], // sorted ascending
+  nodes: new Map(), // id -> <li>
+  lastId: '', // newest id the server has shown us (history or stream)
+  nextBefore: null,
+  historyDone: false,
+  loadingOlder: false,
+  unreadOlder: 0, // unread messages older than the loaded history
+  readsSent: new Set(),
+  readBy: new Map(), // my message id -> Set(reader usercode)
+  online: new Map(), // usercode -> {usercode, username, since}
+  names: new Map(), // usercode -> username
+  view: '', // '' all, or the usercode of a conversation
+  stream: null,
+  heartbeat: 0,
+  session: 0, // bumps on sign-out so late responses of an old session are dropped
+};
+
+// ---------------------------------------------------------------- views
+
+function showView(name) {
+  $('app').dataset.view = name;
+  $('loading-view').hidden = name !== 'loading';
+  $('auth-view').hidden = name !== 'auth';
+  $('chat-view').hidden = name !== 'chat';
+}
+
+// ---------------------------------------------------------------- auth
+
+function clearErrors(form) {
+  for (const p of form.querySelectorAll('.field-error, .form-error')) {
+    p.textContent = '';
+    p.hidden = true;
+  }
+  for (const i of form.querySelectorAll('[aria-invalid]')) i.removeAttribute('aria-invalid');
+}
+
+function setFieldError(prefix, field, msg) {
+  const p = $(`${prefix}-${field}-error`);
+  const input = $(`${prefix}-${field}`);
+  if (!p || !input) return false;
+  p.textContent = msg;
+  p.hidden = false;
+  input.setAttribute('aria-invalid', 'true');
+  return true;
+}
+
+function setFormError(prefix, msg) {
+  const p = $(`${prefix}-form-error`);
+  p.textContent = msg;
+  p.hidden = false;
+}
+
+function describe(err) {
+  if (!(err instanceof ApiError)) return 'Something went wrong. Please try again.';
+  if (err.status === 0) return 'Cannot reach the server. Check your connection and try again.';
+  if (err.status === 429) {
+    const s = parseInt(err.retryAfter, 10);
+    return `${err.message}${s > 0 ? ` Try again in ${s} s.` : ''}`;
+  }
+  return err.message;
+}
+
+// showApiErrors puts each field error next to its field; what has no field
+// goes to the form. A 409 on registration is about the username.
+function showApiErrors(prefix, form, err) {
+  let placed = 0;
+  if (err instanceof ApiError) {
+    for (const [field, msg] of err.fields) {
+      if (setFieldError(prefix, field, msg)) placed++;
+      else setFormError(prefix, msg);
+    }
+    if (err.status === 409 && prefix === 'register' && !err.fields.size) {
+      setFieldError(prefix, 'username', err.problem.detail || err.problem.title || 'That username is taken.');
+      placed++;
+    }
+  }
+  if (!placed && (!(err instanceof ApiError) || !err.fields.size)) setFormError(prefix, describe(err));
+  const first = form.querySelector('[aria-invalid="true"]');
+  if (first) first.focus();
+}
+
+async function withBusy(form, fn) {
+  const btn = form.querySelector('button[type=submit]');
+  btn.disabled = true;
+  form.setAttribute('aria-busy', 'true');
+  try { await fn(); } finally {
+    btn.disabled = false;
+    form.removeAttribute('aria-busy');
+  }
+}
+
+async function onLogin(e) {
+  e.preventDefault();
+  const form = e.currentTarget;
+  clearErrors(form);
+  const username = $('login-username').value.trim();
+  const password = $('login-password').value;
+  let missing = false;
+  if (!username) { setFieldError('login', 'username', 'Enter your username.'); missing = true; }
+  if (!password) { setFieldError('login', 'password', 'Enter your password.'); missing = true; }
+  if (missing) { form.querySelector('[aria-invalid="true"]').focus(); return; }
+  await withBusy(form, async () => {
+    try {
+      const res = await api('POST', '/api/v1/auth/login', { username, password });
+      form.reset();
+      await enterChat(res.user, false);
+    } catch (err) {
+      showApiErrors('login', form, err);
+    }
+  });
+}
+
+async function onRegister(e) {
+  e.preventDefault();
+  const form = e.currentTarget;
+  clearErrors(form);
+  const username = $('register-username').value.trim();
+  const email = $('register-email').value.trim();
+  const password = $('register-password').value;
+  await withBusy(form, async () => {
+    try {
+      await api('POST', '/api/v1/auth/register', { username, email, password });
+    } catch (err) {
+      showApiErrors('register', form, err);
+      return;
+    }
+    try {
+      const res = await api('POST', '/api/v1/auth/login', { username, password });
+      form.reset();
+      await enterChat(res.user, true);
+    } catch (err) {
+      setFormError('register', `Your account was created, but signing in failed: ${describe(err)}`);
+    }
+  });
+}
+
+function showAuth(notice) {
+  const n = $('auth-notice');
+  n.textContent = notice || '';
+  n.hidden = !notice;
+  showView('auth');
+  $('login-username').focus();
+}
+
+// ---------------------------------------------------------------- chat lifecycle
+
+async function enterChat(user, welcome) {
+  resetChat();
+  const session = state.session;
+  state.me = user;
+  state.names.set(user.usercode, user.username);
+  $('me-name').textContent = user.username;
+  $('me-usercode').textContent = user.usercode;
+  $('welcome').hidden = !welcome;
+  if (welcome) {
+    $('welcome-name').textContent = user.username;
+    $('welcome-usercode').textContent = user.usercode;
+  }
+  showView('chat');
+  renderPresence();
+  renderView();
+
+  await Promise.all([loadHistory(session), loadPresence(session)]);
+  if (session !== state.session) return;
+  await loadUnread(session);
+
+  state.stream = new Stream({
+    lastId: () => state.lastId,
+    onEvent,
+    onState: onStreamState,
+    beforeConnect: async () => {
+      try {
+        await api('GET', '/api/v1/auth/me');
+        return session === state.session;
+      } catch (err) {
+        if (err.status === 401) { sessionEnded(); return false; }
+        throw err;
+      }
+    },
+  });
+  state.stream.start();
+  state.heartbeat = setInterval(tick, HEARTBEAT_MS);
+  heartbeat();
+  $('composer-input').focus();
+}
+
+function resetChat() {
+  if (state.stream) state.stream.stop();
+  clearInterval(state.heartbeat);
+  state.session++;
+  state.stream = null;
+  state.me = null;
+  state.messages.clear();
+  state.ids = [];
+  state.nodes.clear();
+  state.lastId = '';
+  state.nextBefore = null;
+  state.historyDone = false;
+  state.loadingOlder = false;
+  state.unreadOlder = 0;
+  state.readsSent.clear();
+  state.readBy.clear();
+  state.online.clear();
+  state.names.clear();
+  state.view = '';
+  $('message-items').replaceChildren();
+  $('composer-input').value = '';
+  $('recipient').value = '';
+  $('recipient-code').value = '';
+  $('recipient-code').hidden = true;
+  hideError('composer-error');
+  hideError('recipient-error');
+  updateCounter();
+  closeSidebar();
+}
+
+function sessionEnded() {
+  resetChat();
+  showAuth('Your session has ended. Please sign in again.');
+}
+
+async function signOut() {
+  const btn = $('sign-out');
+  btn.disabled = true;
+  try {
+    await api('POST', '/api/v1/auth/logout');
+  } catch (err) {
+    if (err.status === 0) {
+      btn.disabled = false;
+      alertComposer('Cannot reach the server to sign out. Try again.');
+      return;
+    }
+    // 401: the session was already gone; either way we are signed out.
+  }
+  btn.disabled = false;
+  resetChat();
+  showAuth('You have signed out.');
+}
+
+// handleAuthFailure sends a 401 from any chat call back to the sign-in page.
+function handleAuthFailure(err) {
+  if (err instanceof ApiError && err.status === 401 && state.me) {
+    sessionEnded();
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- heartbeat and fallback polling
+
+async function heartbeat() {
+  try {
+    await api('POST', '/api/v1/presence/heartbeat');
+  } catch (err) {
+    handleAuthFailure(err);
+  }
+}
+
+// tick runs every HEARTBEAT_MS: the heartbeat always (it keeps presence alive),
+// and, only while the stream is down, a poll of presence and new messages.
+async function tick() {
+  const session = state.session;
+  await heartbeat();
+  if (!state.stream || state.stream.live || session !== state.session) return;
+  await loadPresence(session);
+  await catchUp(session);
+}
+
+async function catchUp(session) {
+  if (!state.lastId) { await loadHistory(session); return; }
+  try {
+    const res = await api('GET', `/api/v1/messages?after=${encodeURIComponent(state.lastId)}&limit=200`);
+    if (session !== state.session) return;
+    for (const m of res.messages || []) addMessage(m, { seen: true });
+    afterNewMessages(true);
+  } catch (err) {
+    handleAuthFailure(err);
+  }
+}
+
+// ---------------------------------------------------------------- stream
+
+function onStreamState(s, info) {
+  const el = $('conn-status');
+  el.dataset.state = s;
+  el.dataset.reconnects = String(info.reconnects);
+  const label = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', stopped: 'Offline' }[s] || s;
+  el.querySelector('.conn-label').textContent = label;
+  el.title = s === 'live' ? 'Connected: messages arrive as they are sent' : 'Not connected: retrying by itself';
+  if (s === 'live') {
+    // Presence may have changed while we were away; resync once (no polling).
+    loadPresence(state.session);
+    if (!state.lastId) loadHistory(state.session);
+  }
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case 'message':
+      if (ev.message && ev.message.id) {
+        addMessage(ev.message, { seen: true, live: true });
+        afterNewMessages(true);
+      }
+      break;
+    case 'presence':
+      if (!ev.user || !ev.user.usercode || (state.me && ev.user.usercode === state.me.usercode)) break;
+      state.names.set(ev.user.usercode, ev.user.username);
+      if (ev.online) {
+        const prev = state.online.get(ev.user.usercode);
+        state.online.set(ev.user.usercode, { ...ev.user, since: prev ? prev.since : new Date().toISOString() });
+      } else {
+        state.online.delete(ev.user.usercode);
+      }
+      renderPresence();
+      break;
+    case 'read': {
+      const id = ev.message_id;
+      if (!id || !ev.reader) break;
+      if (!state.readBy.has(id)) state.readBy.set(id, new Set());
+      state.readBy.get(id).add(ev.reader.usercode);
+      if (ev.reader.username) state.names.set(ev.reader.usercode, ev.reader.username);
+      const m = state.messages.get(id);
+      if (m) renderTick(m);
+      break;
+    }
+    default:
+      break; // unknown events are ignored so the server can add new ones
+  }
+}
+
+// ---------------------------------------------------------------- data loading
+
+async function loadHistory(session) {
+  try {
+    const res = await api('GET', `/api/v1/messages?limit=${PAGE_SIZE}`);
+    if (session !== state.session) return;
+    for (const m of res.messages || []) addMessage(m, { seen: true });
+    if (state.nextBefore === null && !state.historyDone) {
+      state.nextBefore = res.next_before || null;
+      state.historyDone = !res.next_before;
+    }
+    afterNewMessages(false);
+    scrollToBottom();
+  } catch (err) {
+    if (!handleAuthFailure(err)) alertComposer(`Could not load history: ${describe(err)}`);
+  }
+}
+
+async function loadOlder() {
+  if (state.loadingOlder || state.historyDone || !state.nextBefore) return;
+  const session = state.session;
+  state.loadingOlder = true;
+  const list = $('messages');
+  const before = list.scrollHeight;
+  const beforeUnread = countUnread();
+  try {
+    const res = await api('GET', `/api/v1/messages?limit=${PAGE_SIZE}&before=${encodeURIComponent(state.nextBefore)}`);
+    if (session !== state.session) return;
+    for (const m of res.messages || []) addMessage(m, { seen: true });
+    state.nextBefore = res.next_before || null;
+    state.historyDone = !res.next_before;
+    state.unreadOlder = Math.max(0, state.unreadOlder - (countUnread() - beforeUnread));
+    renderHistoryEdge();
+    renderBadges();
+    // Keep the message the reader was looking at in place.
+    list.scrollTop += list.scrollHeight - before;
+  } catch (err) {
+    if (!handleAuthFailure(err)) alertComposer(`Could not load older messages: ${describe(err)}`);
+  } finally {
+    state.loadingOlder = false;
+  }
+}
+
+async function loadPresence(session) {
+  try {
+    const res = await api('GET', '/api/v1/presence');
+    if (session !== state.session) return;
+    state.online.clear();
+    for (const u of res.online || []) {
+      if (state.me && u.usercode === state.me.usercode) continue;
+      state.online.set(u.usercode, u);
+      state.names.set(u.usercode, u.username);
+    }
+    renderPresence();
+  } catch (err) {
+    handleAuthFailure(err);
+  }
+}
+
+async function loadUnread(session) {
+  try {
+    const res = await api('GET', '/api/v1/messages/unread');
+    if (session !== state.session) return;
+    state.unreadOlder = Math.max(0, (Number(res.unread) || 0) - countUnread());
+    renderBadges();
+  } catch (err) {
+    handleAuthFailure(err);
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+const isMine = (m) => state.me && m.sender && m.sender.usercode === state.me.usercode;
+const isUnread = (m) => !isMine(m) && !m.read_at && !state.readsSent.has(m.id);
+
+// peerOf is the other person of a direct message ('' for broadcasts).
+function peerOf(m) {
+  if (m.broadcast) return '';
+  return isMine(m) ? (m.to || '') : m.sender.usercode;
+}
+
+function countUnread(filter) {
+  let n = 0;
+  for (const m of state.messages.values()) if (isUnread(m) && (!filter || filter(m))) n++;
+  return n;
+}
+
+/**
+ * addMessage stores a message once per id (the server may deliver twice) and
+ * renders it in id order. A second copy only updates status and read_at.
+ */
+function addMessage(m, { seen }) {
+  if (!m || !m.id || !m.sender) return;
+  if (m.sender.username) state.names.set(m.sender.usercode, m.sender.username);
+  if (seen && compareIds(m.id, state.lastId || '') > 0) state.lastId = m.id;
+  const old = state.messages.get(m.id);
+  if (old) {
+    if (m.status && old.status !== 'delivered') old.status = m.status;
+    if (m.read_at && !old.read_at) old.read_at = m.read_at;
+    renderTick(old);
+    renderUnreadMark(old);
+    return;
+  }
+  const msg = { ...m };
+  state.messages.set(msg.id, msg);
+  // Binary search for the insertion point; new messages are usually last.
+  let lo = 0;
+  let hi = state.ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareIds(state.ids[mid], msg.id) < 0) lo = mid + 1; else hi = mid;
+  }
+  state.ids.splice(lo, 0, msg.id);
+  const li = renderMessage(msg);
+  state.nodes.set(msg.id, li);
+  const next = state.ids[lo + 1];
+  $('message-items').insertBefore(li, next ? state.nodes.get(next) : null);
+}
+
+function displayName(code) {
+  return state.names.get(code) || code;
+}
+
+function formatTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const now = new Date();
+  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (d.toDateString() === now.toDateString()) return time;
+  return `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${time}`;
+}
+
+function renderMessage(m) {
+  const mine = isMine(m);
+  const kind = m.broadcast ? 'broadcast' : 'direct';
+  let kindText;
+  if (m.broadcast) kindText = 'Broadcast';
+  else if (mine) kindText = `Direct to ${displayName(m.to)} (${m.to})`;
+  else kindText = 'Direct to you';
+  const li = h('li', {
+    class: `msg ${mine ? 'mine' : 'theirs'} ${kind}`,
+    dataset: { testid: 'message', id: m.id, kind, sender: m.sender.usercode, peer: peerOf(m) },
+  },
+  h('div', { class: 'meta' },
+    h('span', { class: 'sender', dataset: { testid: 'message-sender' }, text: mine ? `${m.sender.username} (you)` : m.sender.username }),
+    h('code', { class: 'usercode', dataset: { testid: 'message-usercode' }, text: m.sender.usercode }),
+    h('span', { class: `kind kind-${kind}`, dataset: { testid: 'message-kind' }, text: kindText }),
+    h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString(), dataset: { testid: 'message-time' }, text: formatTime(m.created_at) }),
+  ),
+  h('p', { class: 'body', dataset: { testid: 'message-body' }, text: m.body }),
+  );
+  if (mine) li.append(h('span', { class: 'tick', dataset: { testid: 'read-tick' } }));
+  else li.append(h('span', { class: 'unread-mark', dataset: { testid: 'unread-mark' }, text: 'New' }));
+  applyFilter(li, m);
+  queueMicrotask(() => { renderTick(m); renderUnreadMark(m); });
+  return li;
+}
+
+function renderTick(m) {
+  const li = state.nodes.get(m.id);
+  if (!li || !isMine(m)) return;
+  const tick = li.querySelector('.tick');
+  const readers = state.readBy.get(m.id);
+  let s = 'sent';
+  let text = '✓';
+  let label = 'Sent';
+  if (m.status === 'delivered') { s = 'delivered'; label = 'Delivered'; }
+  if (readers && readers.size) {
+    s = 'read';
+    text = '✓✓';
+    label = m.broadcast ? `Read by ${readers.size}` : 'Read';
+  }
+  tick.dataset.state = s;
+  tick.textContent = `${text} ${label}`;
+}
+
+function renderUnreadMark(m) {
+  const li = state.nodes.get(m.id);
+  if (!li || isMine(m)) return;
+  li.classList.toggle('unread', isUnread(m));
+}
+
+function inView(m) {
+  if (!state.view) return true;
+  return peerOf(m) === state.view;
+}
+
+function applyFilter(li, m) {
+  li.hidden = !inView(m);
+}
+
+// afterNewMessages refreshes everything that depends on the message set.
+function afterNewMessages(live) {
+  const list = $('messages');
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+  renderHistoryEdge();
+  renderBadges();
+  renderRecent();
+  $('messages-empty').hidden = visibleCount() > 0;
+  if (!live || nearBottom) scrollToBottom();
+  else $('jump-new').hidden = false;
+  markVisibleRead();
+}
+
+function visibleCount() {
+  let n = 0;
+  for (const m of state.messages.values()) if (inView(m)) n++;
+  return n;
+}
+
+function renderHistoryEdge() {
+  $('load-older').hidden = state.historyDone || !state.nextBefore;
+  $('history-start').hidden = !state.historyDone || state.messages.size === 0;
+}
+
+function scrollToBottom() {
+  const list = $('messages');
+  list.scrollTop = list.scrollHeight;
+  $('jump-new').hidden = true;
+  markVisibleRead();
+}
+
+// ---------------------------------------------------------------- read receipts
+
+/**
+ * markVisibleRead marks as read each received message that is actually on
+ * screen while the tab is visible: that is what "read" means to the sender.
+ */
+function markVisibleRead() {
+  if (!state.me || document.visibilityState !== 'visible' || $('chat-view').hidden) return;
+  const box = $('messages').getBoundingClientRect();
+  if (box.height <= 0) return;
+  for (const m of state.messages.values()) {
+    if (!isUnread(m)) continue;
+    const li = state.nodes.get(m.id);
+    if (!li || li.hidden) continue;
+    const r = li.getBoundingClientRect();
+    const visible = Math.min(r.bottom, box.bottom) - Math.max(r.top, box.top);
+    if (r.height > 0 && visible >= Math.min(r.height * 0.6, box.height * 0.5)) markRead(m);
+  }
+}
+
+async function markRead(m) {
+  const session = state.session;
+  state.readsSent.add(m.id);
+  renderUnreadMark(m);
+  renderBadges();
+  try {
+    await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/read`);
+    if (session === state.session) m.read_at = m.read_at || new Date().toISOString();
+  } catch (err) {
+    if (handleAuthFailure(err) || session !== state.session) return;
+    if (err.status === 0 || err.status >= 500) {
+      // Not recorded: try again next time it is seen.
+      state.readsSent.delete(m.id);
+      renderUnreadMark(m);
+      renderBadges();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- sidebar
+
+function renderBadges() {
+  const total = state.unreadOlder + countUnread();
+  const t = $('unread-total');
+  t.textContent = String(total);
+  t.hidden = total === 0;
+  t.setAttribute('aria-label', `${total} unread`);
+  const tb = document.querySelector('[data-testid="toggle-unread"]');
+  const dm = countUnread((m) => !m.broadcast);
+  tb.textContent = String(dm);
+  tb.hidden = dm === 0;
+  for (const b of document.querySelectorAll('.people .badge')) {
+    const code = b.closest('[data-usercode]').dataset.usercode;
+    const n = countUnread((m) => !m.broadcast && m.sender.usercode === code);
+    b.textContent = String(n);
+    b.hidden = n === 0;
+    b.setAttribute('aria-label', `${n} unread`);
+  }
+}
+
+function personItem(u, online) {
+  const code = u.usercode;
+  const selected = state.view === code;
+  const btn = h('button', {
+    type: 'button',
+    class: `person${selected ? ' selected' : ''}`,
+    'aria-pressed': selected ? 'true' : 'false',
+    dataset: { testid: 'user', usercode: code },
+    onclick: () => openConversation(code),
+  },
+  h('span', { class: `presence-dot ${online ? 'on' : 'off'}`, 'aria-hidden': 'true' }),
+  h('span', { class: 'person-name', dataset: { testid: 'user-name' }, text: u.username || code }),
+  h('code', { class: 'usercode', dataset: { testid: 'user-usercode' }, text: code }),
+  h('span', { class: 'visually-hidden', text: online ? ', online' : ', offline' }),
+  h('span', { class: 'badge', dataset: { testid: 'user-unread' }, hidden: true }),
+  );
+  return h('li', { dataset: { usercode: code } }, btn);
+}
+
+function renderPresence() {
+  const users = [...state.online.values()].sort((a, b) => (a.username || '').localeCompare(b.username || ''));
+  $('online-list').replaceChildren(...users.map((u) => personItem(u, true)));
+  $('online-count').textContent = String(users.length);
+  $('online-empty').hidden = users.length > 0;
+  renderRecent();
+  renderRecipientOptions();
+}
+
+// renderRecent lists offline people we have direct messages with, so their
+// conversations and unread badges stay reachable.
+function renderRecent() {
+  const codes = new Set();
+  for (const m of state.messages.values()) {
+    const p = peerOf(m);
+    if (p && !state.online.has(p)) codes.add(p);
+  }
+  if (state.view && !state.online.has(state.view)) codes.add(state.view);
+  const items = [...codes].sort().map((c) => personItem({ usercode: c, username: displayName(c) }, false));
+  $('recent-list').replaceChildren(...items);
+  $('recent-title').hidden = items.length === 0;
+  renderBadges();
+}
+
+function renderRecipientOptions() {
+  const sel = $('recipient');
+  const current = sel.value;
+  for (const o of [...sel.querySelectorAll('option[data-user]')]) o.remove();
+  const codes = [...state.online.keys()];
+  if (current && current !== '@code' && !state.online.has(current)) codes.push(current);
+  for (const code of codes) {
+    const online = state.online.has(code);
+    sel.append(h('option', { value: code, 'data-user': '1', text: `${displayName(code)} (${code})${online ? '' : ' — offline'}` }));
+  }
+  sel.value = current;
+  if (sel.value !== current) sel.value = '';
+}
+
+function setRecipient(code) {
+  const sel = $('recipient');
+  if (code && ![...sel.options].some((o) => o.value === code)) {
+    sel.append(h('option', { value: code, 'data-user': '1', text: `${displayName(code)} (${code})` }));
+  }
+  sel.value = code;
+  $('recipient-code').hidden = true;
+  hideError('recipient-error');
+}
+
+function openConversation(code) {
+  setView(code);
+  setRecipient(code);
+  closeSidebar();
+  $('composer-input').focus();
+}
+
+function setView(code) {
+  state.view = code || '';
+  $('conv-title').textContent = state.view ? `Conversation with ${displayName(state.view)} (${state.view})` : 'All messages';
+  $('show-all').hidden = !state.view;
+  renderView();
+}
+
+function renderView() {
+  for (const [id, li] of state.nodes) applyFilter(li, state.messages.get(id));
+  for (const b of document.querySelectorAll('.person')) {
+    const sel = b.dataset.usercode === state.view;
+    b.classList.toggle('selected', sel);
+    b.setAttribute('aria-pressed', sel ? 'true' : 'false');
+  }
+  $('messages-empty').hidden = visibleCount() > 0;
+  renderRecent();
+  scrollToBottom();
+}
+
+function openSidebar() {
+  $('layout').classList.add('sidebar-open');
+  $('scrim').hidden = false;
+  $('sidebar-toggle').setAttribute('aria-expanded', 'true');
+  const first = $('sidebar').querySelector('button');
+  if (first) first.focus();
+}
+
+function closeSidebar() {
+  const wasOpen = $('layout').classList.contains('sidebar-open');
+  $('layout').classList.remove('sidebar-open');
+  $('scrim').hidden = true;
+  $('sidebar-toggle').setAttribute('aria-expanded', 'false');
+  return wasOpen;
+}
+
+// ---------------------------------------------------------------- composer
+
+function hideError(id) {
+  const p = $(id);
+  p.textContent = '';
+  p.hidden = true;
+}
+
+function alertComposer(msg) {
+  const p = $('composer-error');
+  p.textContent = msg;
+  p.hidden = false;
+}
+
+function updateCounter() {
+  const ta = $('composer-input');
+  const max = ta.maxLength > 0 ? ta.maxLength : 1000;
+  const n = ta.value.length;
+  const c = $('char-counter');
+  c.textContent = `${n}/${max}`;
+  c.classList.toggle('near', n >= max * 0.9);
+  c.classList.toggle('full', n >= max);
+}
+
+// recipient returns the usercode to send to ('' for everyone), or null after
+// showing why the typed usercode is not usable.
+function recipient() {
+  const v = $('recipient').value;
+  if (v !== '@code') return v;
+  const input = $('recipient-code');
+  const code = input.value.trim().toUpperCase();
+  if (!USERCODE_RE.test(code)) {
+    const p = $('recipient-error');
+    p.textContent = 'A usercode is 6 letters or digits, like ABC123.';
+    p.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return null;
+  }
+  return code;
+}
+
+let sending = false;
+
+async function send() {
+  if (sending) return;
+  const ta = $('composer-input');
+  hideError('composer-error');
+  hideError('recipient-error');
+  $('recipient-code').removeAttribute('aria-invalid');
+  const body = ta.value;
+  if (!body.trim()) {
+    alertComposer('Write something first.');
+    ta.focus();
+    return;
+  }
+  const to = recipient();
+  if (to === null) return;
+  const session = state.session;
+  const req = { body, client_id: randomId() };
+  if (to) req.to = to;
+  sending = true;
+  const btn = $('composer').querySelector('button[type=submit]');
+  btn.disabled = true;
+  try {
+    let res;
+    // The same client_id on a retry makes the server return the same message,
+    // so a retry after a lost response never sends twice.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await api('POST', '/api/v1/messages', req);
+        break;
+      } catch (err) {
+        if (err.status === 0 && attempt < 3) {
+          await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+          continue;
+        }
+        throw err;
+      }
+    }
+    if (session !== state.session) return;
+    if (ta.value === body) ta.value = '';
+    updateCounter();
+    if (res && res.message) {
+      addMessage(res.message, { seen: false });
+      if (!inView(res.message)) setView('');
+      afterNewMessages(false);
+    }
+  } catch (err) {
+    if (handleAuthFailure(err)) return;
+    if (err.status === 404 && to) {
+      const p = $('recipient-error');
+      p.textContent = err.problem.detail || `Nobody has the usercode ${to}.`;
+      p.hidden = false;
+    } else if (err.fields && err.fields.size) {
+      alertComposer([...err.fields.values()].join(' '));
+    } else {
+      alertComposer(describe(err));
+    }
+  } finally {
+    sending = false;
+    btn.disabled = false;
+    ta.focus();
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  $('login-form').addEventListener('submit', onLogin);
+  $('register-form').addEventListener('submit', onRegister);
+  $('sign-out').addEventListener('click', signOut);
+  $('welcome-close').addEventListener('click', () => { $('welcome').hidden = true; $('composer-input').focus(); });
+  $('show-all').addEventListener('click', () => setView(''));
+  $('sidebar-toggle').addEventListener('click', () => {
+    if (!closeSidebar()) openSidebar();
+  });
+  $('scrim').addEventListener('click', closeSidebar);
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && closeSidebar()) $('sidebar-toggle').focus();
+  });
+
+  const ta = $('composer-input');
+  ta.addEventListener('input', () => { updateCounter(); hideError('composer-error'); });
+  ta.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      send();
+    }
+  });
+  $('composer').addEventListener('submit', (e) => { e.preventDefault(); send(); });
+
+  $('recipient').addEventListener('change', () => {
+    const v = $('recipient').value;
+    const code = $('recipient-code');
+    code.hidden = v !== '@code';
+    hideError('recipient-error');
+    if (v === '@code') code.focus();
+  });
+  $('recipient-code').addEventListener('input', (e) => {
+    e.target.value = e.target.value.toUpperCase();
+    e.target.removeAttribute('aria-invalid');
+    hideError('recipient-error');
+  });
+
+  const list = $('messages');
+  let scheduled = false;
+  list.addEventListener('scroll', () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      if (list.scrollTop < 80) loadOlder();
+      if (list.scrollHeight - list.scrollTop - list.clientHeight < 40) $('jump-new').hidden = true;
+      markVisibleRead();
+    });
+  });
+  $('load-older').addEventListener('click', loadOlder);
+  $('jump-new').addEventListener('click', scrollToBottom);
+  window.addEventListener('resize', () => markVisibleRead());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible' || !state.stream) return;
+    markVisibleRead();
+    state.stream.retryNow();
+  });
+  window.addEventListener('online', () => { if (state.stream) state.stream.retryNow(); });
+}
+
+async function boot() {
+  wire();
+  updateCounter();
+  try {
+    const res = await api('GET', '/api/v1/auth/me');
+    await enterChat(res.user, false);
+  } catch (err) {
+    showAuth(err instanceof ApiError && err.status !== 401 ? describe(err) : '');
+  }
+}
+
+boot();
