@@ -1,0 +1,43 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// MessageRecipient is one delivery of a message to one user, with its read state.
+type MessageRecipient struct {
+	ent.Schema
+}
+
+// Fields of the MessageRecipient.
+func (MessageRecipient) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("message_id").MaxLen(36).Immutable(),
+		field.Int("recipient_id").Immutable(),
+		field.Time("read_at").Optional().Nillable(),
+		field.Time("created_at").Default(func() time.Time { return time.Now().UTC() }).Immutable(),
+	}
+}
+
+// Edges of the MessageRecipient.
+func (MessageRecipient) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("message", Message.Type).Ref("recipients").Field("message_id").Unique().Required().Immutable(),
+		edge.From("recipient", User.Type).Ref("received").Field("recipient_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the MessageRecipient.
+func (MessageRecipient) Indexes() []ent.Index {
+	return []ent.Index{
+		// One row per (message, recipient): a retried task cannot duplicate it.
+		index.Fields("message_id", "recipient_id").Unique(),
+		// "what I received, newest first" is an index scan.
+		index.Fields("recipient_id", "message_id"),
+	}
+}

@@ -1,0 +1,114 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/messager/messager/pkg/httpapi"
+)
+
+// CookieName is the session cookie.
+const CookieName = "messager_session"
+
+type ctxKey int
+
+const (
+	principalKey ctxKey = iota
+	tokenKey
+)
+
+// WithPrincipal stores the authenticated caller and its token in ctx.
+func WithPrincipal(ctx context.Context, p Principal, token string) context.Context {
+	return context.WithValue(context.WithValue(ctx, principalKey, p), tokenKey, token)
+}
+
+// PrincipalFrom returns the authenticated caller of the request.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey).(Principal)
+	return p, ok
+}
+
+// TokenFrom returns the session token the request was authenticated with.
+func TokenFrom(ctx context.Context) string {
+	s, _ := ctx.Value(tokenKey).(string)
+	return s
+}
+
+// Authenticator is the HTTP middleware that resolves the session of a
+// request from `Authorization: Bearer <token>` or the session cookie.
+type Authenticator struct {
+	svc            Service
+	allowedOrigins map[string]bool
+	errors         *httpapi.Classifier
+}
+
+// NewAuthenticator returns the middleware. allowedOrigins are the extra
+// origins (besides the serving host) whose cookie-authenticated
+// state-changing requests are accepted.
+func NewAuthenticator(svc Service, allowedOrigins []string, errs *httpapi.Classifier) *Authenticator {
+	m := map[string]bool{}
+	for _, o := range allowedOrigins {
+		m[strings.TrimSuffix(strings.ToLower(o), "/")] = true
+	}
+	return &Authenticator{svc: svc, allowedOrigins: m, errors: errs}
+}
+
+// Require authenticates the request or answers 401 (403 for a
+// cookie-authenticated state-changing request from a foreign origin).
+func (a *Authenticator) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, fromCookie := TokenFromRequest(r)
+		if token == "" {
+			writeError(w, r, a.errors, ErrUnauthenticated)
+			return
+		}
+		if fromCookie && !safeMethod(r.Method) && !a.originAllowed(r) {
+			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "cross-origin request refused: the Origin is not allowed"))
+			return
+		}
+		p, err := a.svc.Authenticate(r.Context(), token)
+		if err != nil {
+			writeError(w, r, a.errors, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p, token)))
+	})
+}
+
+// TokenFromRequest returns the bearer token, else the cookie's, and
+// whether it came from the cookie.
+func TokenFromRequest(r *http.Request) (token string, fromCookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok), false
+		}
+		return "", false
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value, true
+	}
+	return "", false
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// originAllowed accepts a request with no Origin (not a browser, or a
+// same-origin navigation) or one whose Origin is the serving host or listed.
+func (a *Authenticator) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if a.allowedOrigins[strings.ToLower(origin)] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}

@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// MaxBodyBytes bounds every request body; larger bodies get 413.
+const MaxBodyBytes = 64 << 10
+
+// DecodeJSON reads one JSON object from r's body into dst. It answers with
+// a *Problem: 413 for a body over MaxBodyBytes, 400 for malformed JSON or
+// anything but a single object, 422 naming the field for a wrongly typed
+// value. Unknown fields are ignored so older servers accept newer clients.
+func DecodeJSON(r *http.Request, dst any) error {
+	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	err := dec.Decode(dst)
+	if err == nil {
+		// Exactly one value: trailing garbage is malformed input.
+		if _, terr := dec.Token(); terr != io.EOF {
+			var mbe *http.MaxBytesError
+			if errors.As(terr, &mbe) {
+				return tooLarge()
+			}
+			return NewProblem(http.StatusBadRequest, "the request body must hold exactly one JSON object")
+		}
+		return nil
+	}
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		ute *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge()
+	case errors.Is(err, io.EOF):
+		return NewProblem(http.StatusBadRequest, "the request body is empty; send a JSON object")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return NewProblem(http.StatusBadRequest, "the request body is not valid JSON")
+	case errors.As(err, &ute):
+		if ute.Field == "" {
+			return NewProblem(http.StatusBadRequest, "the request body must be a JSON object")
+		}
+		return Invalid(FieldError{Field: ute.Field, Message: fmt.Sprintf("must be a %s", jsonKind(ute.Type.Kind().String()))})
+	default:
+		return NewProblem(http.StatusBadRequest, "the request body could not be read as JSON")
+	}
+}
+
+func tooLarge() *Problem {
+	return NewProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+}
+
+func jsonKind(goKind string) string {
+	switch {
+	case goKind == "string":
+		return "string"
+	case goKind == "bool":
+		return "boolean"
+	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"), strings.HasPrefix(goKind, "float"):
+		return "number"
+	case goKind == "slice", goKind == "array":
+		return "array"
+	default:
+		return "object"
+	}
+}

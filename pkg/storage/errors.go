@@ -1,0 +1,77 @@
+package storage
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/messager/messager/ent"
+)
+
+// ErrNotFound is returned when the row asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DuplicateError reports a unique constraint that a write would break.
+type DuplicateError struct {
+	// Field is the unique field that clashed ("username", "usercode", "client_id", "id").
+	Field string
+}
+
+func (e *DuplicateError) Error() string { return "duplicate " + e.Field }
+
+// classify turns driver errors into the package's errors: not found,
+// duplicate on a named field, or unavailable (connection-level failures
+// that a retry or a 503 should answer).
+func classify(err error, uniqueFields ...string) error {
+	if err == nil {
+		return nil
+	}
+	if ent.IsNotFound(err) {
+		return ErrNotFound
+	}
+	if ent.IsConstraintError(err) || isUniqueViolation(err) {
+		msg := err.Error()
+		for _, f := range uniqueFields {
+			if strings.Contains(msg, f) {
+				return &DuplicateError{Field: f}
+			}
+		}
+		return &DuplicateError{Field: "unknown"}
+	}
+	if isConnectionError(err) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+func isUniqueViolation(err error) bool {
+	var pge *pgconn.PgError
+	if errors.As(err, &pge) {
+		return pge.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func isConnectionError(err error) bool {
+	var (
+		ne  net.Error
+		ce  *pgconn.ConnectError
+		pge *pgconn.PgError
+	)
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &ce), errors.As(err, &ne):
+		return true
+	case errors.As(err, &pge):
+		// Class 08: connection exception; 57P0x: the server is shutting down.
+		return strings.HasPrefix(pge.Code, "08") || strings.HasPrefix(pge.Code, "57P")
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "sql: database is closed") || strings.Contains(msg, "conn closed") || pgconn.Timeout(err)
+}

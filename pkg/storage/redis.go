@@ -1,0 +1,58 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/config"
+)
+
+// OpenRedis builds one shared client for the configured deployment mode;
+// sessions, presence, pub/sub and asynq all use it.
+func OpenRedis(c config.Redis) (redis.UniversalClient, error) {
+	switch c.Mode {
+	case config.RedisSentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.MasterName, SentinelAddrs: c.Addrs, PoolSize: 64}), nil
+	case config.RedisCluster:
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, PoolSize: 64}), nil
+	}
+	if c.URL == "" {
+		return nil, errors.New("redis url is empty: set spec.redis.url or MESSAGER_REDIS_URL")
+	}
+	opt, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	opt.PoolSize = 64
+	// Fail fast while Redis is down so the API answers 503 promptly
+	// instead of holding requests.
+	opt.DialTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	return redis.NewClient(opt), nil
+}
+
+// PingRedis reports whether Redis answers.
+func PingRedis(ctx context.Context, rdb redis.UniversalClient) error {
+	return rdb.Ping(ctx).Err()
+}
+
+// IsRedisDown reports whether err means Redis did not answer, as opposed
+// to a command error; the API answers such errors with 503.
+func IsRedisDown(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "LOADING") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "dial tcp")
+}
