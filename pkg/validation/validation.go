@@ -14,7 +14,9 @@ type FieldError struct {
 type Errors []FieldError
 
 // Add records a problem with field.
-func (e *Errors) Add(field, message string) { *e = append(*e, FieldError{Field: field, Message: message}) }
+func (e *Errors) Add(field, message string) {
+	*e = append(*e, FieldError{Field: field, Message: message})
+}
 
 // Err returns e as an error, or nil when there is nothing in it.
 func (e Errors) Err() error {
