@@ -307,4 +307,3 @@ func mapsEqual(a, b map[string]int) bool {
 	}
 	return true
 }
-
