@@ -1,0 +1,54 @@
+# Everyday commands. Every target is a plain go/docker command you can also type yourself.
+#
+#   make run            messager on embedded Redis + SQLite, http://localhost:8080
+#   make test           unit and integration tests (embedded Redis + SQLite)
+#   make test-services  the same again on real Redis and PostgreSQL, with -race
+#   make e2e            browser end-to-end suite (needs chromium)
+#   make chart-test     Helm chart, k8s manifests, Dockerfile, compose and dashboards
+#   make lint / generate / docker
+
+GO            ?= go
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE         ?= messager/messager:$(VERSION)
+# test-services targets; the defaults match the local services .ci/run starts.
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: run test test-services e2e chart-test generate lint docker compose-up help
+
+help:
+	@sed -n 's/^#   make /  make /p' $(MAKEFILE_LIST)
+
+run:
+	$(GO) run ./cmd/messager
+
+test:
+	$(GO) test ./...
+
+test-services:
+	MESSAGER_TEST_REDIS_URL=$(TEST_REDIS_URL) MESSAGER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) \
+		$(GO) test -race -count=1 ./...
+
+e2e:
+	MESSAGER_E2E=1 $(GO) test -count=1 ./e2e/...
+
+# The chart tests are their own Go module (Helm and Kubernetes libraries stay out of the
+# product). -mod=mod lets it pick up go.sum entries for modules the root module added
+# since its go.sum was last tidied.
+chart-test:
+	cd charts/messager/tests && GOFLAGS=-mod=mod $(GO) test ./...
+
+generate:
+	$(GO) generate ./ent
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	cd charts/messager/tests && $(GO) vet ./...
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+compose-up:
+	docker compose up --build
