@@ -100,7 +100,7 @@ func TestChat_HappyPath(t *testing.T) {
 	paper.shoot("chat-desktop", 1280, 800)
 	paper.shoot("chat-phone", 360, 740)
 	paper.must("opening the sidebar on a phone", clickCSS(`[data-testid=sidebar-toggle]`))
-	paper.waitFor("the sidebar to open", `document.getElementById('layout').classList.contains('sidebar-open')`)
+	paper.waitFor("the sidebar to open", `document.getElementById('layout').classList.contains('sidebar-open') && document.getElementById('sidebar').getBoundingClientRect().left >= 0`)
 	paper.shoot("chat-phone-sidebar", 360, 740)
 	paper.must("closing the sidebar", clickCSS(`[data-testid=sidebar-toggle]`))
 	paper.must("desktop viewport", desktop())

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -393,9 +395,10 @@ func newBrowser(t *testing.T) context.Context {
 		cancelBrowser()
 		cancelAlloc()
 	})
-	startCtx, cancel := context.WithTimeout(bctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(startCtx); err != nil {
+	// The first run starts the browser and binds it to the context it is
+	// given, so it must be bctx itself: a derived context with a timeout
+	// would take the browser down when it is cancelled.
+	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("starting %s: %v", exe, err)
 	}
 	return bctx
@@ -417,9 +420,7 @@ func newPage(t *testing.T, browser context.Context, name string) *browserPage {
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	p := &browserPage{t: t, name: name, ctx: ctx}
-	startCtx, cancelStart := context.WithTimeout(ctx, stepTimeout)
-	defer cancelStart()
-	if err := chromedp.Do(startCtx); err != nil {
+	if err := chromedp.Do(ctx); err != nil { // see newBrowser: not a derived context
 		t.Fatalf("%s: opening a tab: %v", name, err)
 	}
 	// A dialog would block the page, so note it and dismiss it at once.
@@ -622,15 +623,21 @@ func (p *browserPage) open(url string) {
 
 func (p *browserPage) fillRegister(username, email, password string) {
 	p.t.Helper()
-	p.must("filling the sign-up form",
-		chromedp.Clear(chromedp.CSS(`[data-testid=register-username]`)),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=register-username]`), username),
-		chromedp.Clear(chromedp.CSS(`[data-testid=register-email]`)),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=register-email]`), email),
-		chromedp.Clear(chromedp.CSS(`[data-testid=register-password]`)),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=register-password]`), password),
-		chromedp.Click(chromedp.CSS(`[data-testid=register-submit]`)),
-	)
+	for field, v := range map[string]string{"username": username, "email": email, "password": password} {
+		sel := `[data-testid=register-` + field + `]`
+		p.clear(sel)
+		p.must("typing the "+field, chromedp.SendKeys(chromedp.CSS(sel), v))
+	}
+	p.must("submitting the sign-up form", clickCSS(`[data-testid=register-submit]`))
+}
+
+// clear empties an input as a person selecting all and deleting would.
+// (chromedp.Clear resets the value attribute, which a typed-in field ignores.)
+func (p *browserPage) clear(sel string) {
+	p.t.Helper()
+	if _, err := evalJS[bool](p, `(() => { const e = document.querySelector(`+jsString(sel)+`); e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`); err != nil {
+		p.fail("clearing %s: %v", sel, err)
+	}
 }
 
 // register signs a new user up through the form and returns the usercode the
@@ -690,9 +697,21 @@ func (p *browserPage) sendTo(usercode, body string) {
 	p.waitMine(body)
 }
 
+// pressEnter presses Enter in the composer the way a keyboard does: one
+// keydown that carries the text. (chromedp's SendKeys sends a separate "char"
+// event, which inserts a newline even when the page prevents the keydown's
+// default, as no real keyboard would.)
 func (p *browserPage) pressEnter() {
 	p.t.Helper()
-	p.must("pressing Enter", chromedp.SendKeys(chromedp.CSS(`[data-testid=composer-input]`), "\r"))
+	p.must("pressing Enter", chromedp.Focus(chromedp.CSS(`[data-testid=composer-input]`)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Text: "\r", UnmodifiedText: "\r"}
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, up)
+		return err
+	}))
 }
 
 // waitMine waits for the sent message to show in the sender's own list, and
