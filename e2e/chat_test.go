@@ -64,9 +64,14 @@ func TestChat_HappyPath(t *testing.T) {
 		}
 	}
 
+	// paper is reading her conversation with lanaro when luis writes to her,
+	// so his message waits behind an unread badge.
+	paper.must("opening the conversation with lanaro", clickCSS(userSel(codes["lanaro"])))
+	paper.waitFor("the conversation title", `document.querySelector('[data-testid=conv-title]').textContent.includes('lanaro')`)
+
 	// luis picks paper in the sidebar and writes to her only.
 	direct := "Psst paper, this one is just for you"
-	luis.must("clicking paper in the sidebar", clickCSS(`[data-testid=online-list] [data-testid=user][data-usercode="`+codes["paper"]+`"]`))
+	luis.must("clicking paper in the sidebar", clickCSS(userSel(codes["paper"])))
 	luis.waitFor("the recipient to be paper", `document.querySelector('[data-testid=recipient-select]').value === `+jsString(codes["paper"]))
 	luis.compose(direct)
 	luis.pressEnter()
@@ -74,7 +79,15 @@ func TestChat_HappyPath(t *testing.T) {
 	if m := luis.message(direct); m.Kind != "direct" || !strings.Contains(m.KindText, "paper") {
 		t.Errorf("luis: own direct message shown as %q (%q), want direct to paper", m.Kind, m.KindText)
 	}
+	badge := userSel(codes["luis"]) + ` [data-testid=user-unread]`
+	paper.waitFor("an unread badge on luis", `(() => { const b = document.querySelector(`+jsString(badge)+`); return b && !b.hidden && b.textContent === '1'; })()`)
+	paper.waitFor("the total unread badge", `(() => { const b = document.querySelector('[data-testid=unread-total]'); return !b.hidden && Number(b.textContent) >= 1; })()`)
+	if tick := luis.message(direct).Tick; tick == "read" {
+		t.Errorf("luis: the direct message is marked read before paper opened it")
+	}
+	paper.must("opening the conversation with luis", clickCSS(userSel(codes["luis"])))
 	paper.waitMessage(direct)
+	paper.waitFor("luis's unread badge to clear", `document.querySelector(`+jsString(badge)+`).hidden`)
 	if m := paper.message(direct); m.Kind != "direct" || m.Sender != "luis" {
 		t.Errorf("paper: direct message shown as kind %q from %q", m.Kind, m.Sender)
 	}
@@ -85,6 +98,7 @@ func TestChat_HappyPath(t *testing.T) {
 	// lanaro must not see the direct message. A later broadcast proves that
 	// lanaro's page has caught up past it.
 	luis.must("back to all messages", clickCSS(`[data-testid=show-all]`))
+	paper.must("back to all messages", clickCSS(`[data-testid=show-all]`))
 	sentinel := "Second broadcast, after the direct message"
 	luis.sendTo("", sentinel)
 	lanaro.waitMessage(sentinel)
@@ -292,4 +306,8 @@ func TestSignUp_ValidationErrorsShowNextToFields(t *testing.T) {
 		}
 	}
 	p.shoot("signup-error-desktop", 1280, 800)
+}
+
+func userSel(usercode string) string {
+	return `[data-testid=online-list] [data-testid=user][data-usercode="` + usercode + `"]`
 }
