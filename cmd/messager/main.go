@@ -1,0 +1,246 @@
+// Command messager is the whole product in one binary: `messager all` runs
+// everything on embedded defaults, `api` and `worker` are the scaled-out
+// roles, `migrate` and `config` are for operators. It only wires flags to
+// pkg/app and pkg/config; the decisions live in pkg/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/messager/messager/pkg/app"
+	"github.com/messager/messager/pkg/config"
+	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/pkg/version"
+)
+
+func main() {
+	if err := newRootCmd(os.Stdout, os.Stderr).Execute(); err != nil {
+		var exit exitError
+		if errors.As(err, &exit) {
+			os.Exit(int(exit))
+		}
+		fmt.Fprintln(os.Stderr, "messager:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the process with a status after the command printed its own output.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// runFlags are the flags of the commands that run the product.
+type runFlags struct {
+	configFile string
+	httpAddr   string
+	dataDir    string
+	migrate    bool
+	logFormat  string
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	f := &runFlags{}
+	root := &cobra.Command{
+		Use:           "messager",
+		Short:         "A horizontally scalable browser chat platform",
+		Long:          "messager runs the chat API, real-time streams, web UI and task workers.\nWith no subcommand it runs `messager all`: everything in one process on an embedded Redis and SQLite.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMode(cmd, f, app.ModeAll, stderr)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	addRunFlags(root, f, false)
+
+	for _, m := range []struct {
+		mode  app.Mode
+		short string
+	}{
+		{app.ModeAll, "Run the API and the worker on embedded Redis and SQLite (the default)"},
+		{app.ModeAPI, "Serve the HTTP API, streams and UI (real Redis and database)"},
+		{app.ModeWorker, "Run the asynq worker that persists and delivers messages"},
+	} {
+		mf := &runFlags{}
+		cmd := &cobra.Command{
+			Use:   string(m.mode),
+			Short: m.short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return runMode(cmd, mf, m.mode, stderr)
+			},
+		}
+		addRunFlags(cmd, mf, m.mode != app.ModeAll)
+		root.AddCommand(cmd)
+	}
+	root.AddCommand(newMigrateCmd(), newConfigCmd(), newVersionCmd())
+	if benchCmd := benchCommand(); benchCmd != nil {
+		root.AddCommand(benchCmd)
+	}
+	return root
+}
+
+func addRunFlags(cmd *cobra.Command, f *runFlags, withMigrate bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.configFile, "config", "", "MessagerConfig YAML file (env MESSAGER_CONFIG)")
+	fl.StringVar(&f.httpAddr, "http-addr", "", "listen address, default :8080 (env MESSAGER_HTTP_ADDR)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the embedded SQLite database, default ./data (env MESSAGER_DATA_DIR)")
+	fl.StringVar(&f.logFormat, "log-format", "", "log format: json or text (default: text for all, json otherwise)")
+	if withMigrate {
+		fl.BoolVar(&f.migrate, "migrate", false, "migrate the database schema on start")
+	}
+}
+
+// loadConfig applies the precedence: flags beat env, env beats the file,
+// the file beats defaults.
+func loadConfig(f *runFlags) (*config.Config, error) {
+	path := f.configFile
+	if path == "" {
+		path = os.Getenv(config.EnvConfig)
+	}
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.LoadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	cfg.ApplyEnv(os.LookupEnv)
+	if f.httpAddr != "" {
+		cfg.Spec.HTTP.Addr = f.httpAddr
+	}
+	if f.dataDir != "" {
+		cfg.Spec.DataDir = f.dataDir
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newLogger(format string, mode app.Mode, w io.Writer) *slog.Logger {
+	if format == "" {
+		format = "json"
+		if mode == app.ModeAll {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) error {
+	cfg, err := loadConfig(f)
+	if err != nil {
+		return err
+	}
+	if mode != app.ModeAll && cfg.Spec.Redis.URL == "" && cfg.Spec.Redis.Mode == config.RedisStandalone {
+		return fmt.Errorf("%s needs a real Redis: set MESSAGER_REDIS_URL or spec.redis.url (use `messager all` for the embedded one)", mode)
+	}
+	logger := newLogger(f.logFormat, mode, stderr)
+	slog.SetDefault(logger)
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, app.Options{Config: cfg, Mode: mode, Migrate: f.migrate, Logger: logger})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func newMigrateCmd() *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or update the database schema, then exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(f)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			db, err := storage.Open(ctx, cfg.Spec.Database.URL, cfg.Spec.DataDir)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "schema migrated (%s)\n", db.Dialect)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.configFile, "config", "", "MessagerConfig YAML file (env MESSAGER_CONFIG)")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "directory for the embedded SQLite database (env MESSAGER_DATA_DIR)")
+	return cmd
+}
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Validate or print MessagerConfig documents"}
+	var file string
+	validate := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Check a MessagerConfig document; print every problem and exit 1 if there are any",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			if _, err := config.Parse(data); err != nil {
+				var ve *config.ValidationError
+				if errors.As(err, &ve) {
+					for _, p := range ve.Problems {
+						fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+					}
+					return exitError(1)
+				}
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", file)
+			return nil
+		},
+	}
+	validate.Flags().StringVarP(&file, "file", "f", "", "the document to check")
+	_ = validate.MarkFlagRequired("file")
+	defaults := &cobra.Command{
+		Use:   "defaults",
+		Short: "Print the complete default document",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := config.Default().YAML()
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.AddCommand(validate, defaults)
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "messager", version.String())
+		},
+	}
+}
+

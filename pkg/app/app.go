@@ -1,0 +1,261 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/auth"
+	"github.com/messager/messager/pkg/config"
+	"github.com/messager/messager/pkg/embedredis"
+	"github.com/messager/messager/pkg/httpapi"
+	"github.com/messager/messager/pkg/messaging"
+	"github.com/messager/messager/pkg/presence"
+	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/pkg/stream"
+)
+
+// Mode selects what a process runs.
+type Mode string
+
+// Run modes.
+const (
+	// ModeAll runs the API and the worker on the embedded defaults.
+	ModeAll Mode = "all"
+	// ModeAPI serves the HTTP API, streams and UI.
+	ModeAPI Mode = "api"
+	// ModeWorker runs the asynq worker (and serves health and metrics).
+	ModeWorker Mode = "worker"
+)
+
+// Options configure New.
+type Options struct {
+	Config *config.Config
+	Mode   Mode
+	// Migrate migrates the schema on start (always done in ModeAll).
+	Migrate bool
+	Logger  *slog.Logger
+	// Listener, when set, is used instead of listening on spec.http.addr.
+	Listener net.Listener
+	// PasswordHasher overrides argon2id's production cost (tests).
+	PasswordHasher auth.PasswordHasher
+}
+
+// App is one assembled process.
+type App struct {
+	opts     Options
+	cfg      *config.Config
+	logger   *slog.Logger
+	embedded *embedredis.Server
+	rdb      redis.UniversalClient
+	db       *storage.DB
+	registry *prometheus.Registry
+
+	hub     *stream.Hub
+	bus     *stream.Bus
+	tracker *presence.Tracker
+	client  *asynq.Client
+	worker  *asynq.Server
+
+	srv      *http.Server
+	listener net.Listener
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New opens every dependency and builds the services; nothing runs until Start.
+func New(ctx context.Context, o Options) (_ *App, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PasswordHasher == nil {
+		o.PasswordHasher = auth.NewArgon2id()
+	}
+	cfg := *o.Config
+	a := &App{opts: o, cfg: &cfg, logger: o.Logger, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.closeStores()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if o.Mode == ModeAll && cfg.Spec.Redis.URL == "" && cfg.Spec.Redis.Mode == config.RedisStandalone {
+		a.embedded, err = embedredis.Start("127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Spec.Redis.URL = a.embedded.URL()
+		a.logger.Info("embedded redis started", "addr", a.embedded.Addr())
+	}
+	if a.rdb, err = storage.OpenRedis(cfg.Spec.Redis); err != nil {
+		return nil, err
+	}
+	if a.db, err = storage.Open(ctx, cfg.Spec.Database.URL, cfg.Spec.DataDir); err != nil {
+		return nil, err
+	}
+	if o.Mode == ModeAll || o.Migrate {
+		if err := a.db.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	a.bus = stream.NewBus(a.rdb, a.logger)
+	a.tracker = presence.NewTracker(a.rdb, cfg.Spec.Presence.TTL.D(), a.bus, a.logger)
+	a.srv = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	if o.Mode != ModeWorker {
+		a.client = asynq.NewClientFromRedisClient(a.rdb)
+		a.hub = stream.NewHub(a.registry, 1024)
+		a.srv.RegisterOnShutdown(a.hub.CloseAll)
+		a.srv.Handler = a.apiRouter()
+	} else {
+		a.srv.Handler = a.opsRouter()
+	}
+	if o.Mode != ModeAPI {
+		a.worker = a.newWorker()
+	}
+	return a, nil
+}
+
+func (a *App) errorClassifier() *httpapi.Classifier {
+	c := &httpapi.Classifier{}
+	c.Dependency("redis", storage.IsRedisDown)
+	c.Dependency("the database", func(err error) bool { return errors.Is(err, storage.ErrUnavailable) })
+	return c
+}
+
+func (a *App) newWorker() *asynq.Server {
+	w := a.cfg.Spec.Worker
+	srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
+		Concurrency: w.Concurrency,
+		Queues: map[string]int{
+			messaging.QueueDirect:      w.Queues.Direct,
+			messaging.QueueBroadcast:   w.Queues.Broadcast,
+			messaging.QueueMaintenance: w.Queues.Maintenance,
+		},
+		RetryDelayFunc:  messaging.RetryDelay,
+		ShutdownTimeout: w.ShutdownTimeout.D(),
+		Logger:          asynqLogger{a.logger.With("component", "asynq")},
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			retried, _ := asynq.GetRetryCount(ctx)
+			maxRetry, _ := asynq.GetMaxRetry(ctx)
+			id, _ := asynq.GetTaskID(ctx)
+			a.logger.Warn("task failed", "type", t.Type(), "task_id", id, "retry", retried, "max_retry", maxRetry, "err", err)
+		}),
+	})
+	return srv
+}
+
+// Start listens and starts every background loop.
+func (a *App) Start() error {
+	ln := a.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Spec.HTTP.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", a.cfg.Spec.HTTP.Addr, err)
+		}
+	}
+	a.listener = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	if a.worker != nil {
+		mux := asynq.NewServeMux()
+		messaging.NewWorker(a.db.Messages(), a.bus, a.registry).Register(mux)
+		if err := a.worker.Start(mux); err != nil {
+			cancel()
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	if a.hub != nil {
+		a.wg.Add(2)
+		go func() { defer a.wg.Done(); _ = a.bus.Run(ctx, a.hub) }()
+		go func() { defer a.wg.Done(); a.tracker.Run(ctx, a.hub.ConnectedUsers) }()
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("http server stopped", "err", err)
+		}
+	}()
+	a.logger.Info("messager started", "mode", string(a.opts.Mode), "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Shutdown stops accepting, closes streams (clients reconnect elsewhere
+// with after=), drains in-flight requests, lets the worker finish or hand
+// back its tasks, and closes the stores.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	if err := a.srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if a.worker != nil {
+		// asynq waits up to ShutdownTimeout for running tasks and puts
+		// unfinished ones back on their queue, so none is lost.
+		a.worker.Shutdown()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	a.closeStores()
+	a.logger.Info("messager stopped")
+	return errors.Join(errs...)
+}
+
+func (a *App) closeStores() {
+	if a.client != nil {
+		_ = a.client.Close()
+	}
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+	if a.embedded != nil {
+		a.embedded.Close(context.Background())
+	}
+}
+
+// Run starts the app and shuts it down when ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(); err != nil {
+		a.closeStores()
+		return err
+	}
+	<-ctx.Done()
+	a.logger.Info("shutting down")
+	timeout := a.cfg.Spec.HTTP.ShutdownTimeout.D() + a.cfg.Spec.Worker.ShutdownTimeout.D()
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return a.Shutdown(sctx)
+}
+
+// asynqLogger adapts slog to asynq's logger.
+type asynqLogger struct{ l *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.l.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.l.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.l.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.l.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) { l.l.Error(fmt.Sprint(args...)) }

@@ -1,0 +1,148 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynq/x/metrics"
+	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/auth"
+	"github.com/messager/messager/pkg/httpapi"
+	"github.com/messager/messager/pkg/messaging"
+	"github.com/messager/messager/pkg/presence"
+	"github.com/messager/messager/pkg/stream"
+	"github.com/messager/messager/pkg/web"
+)
+
+// baseRouter has the middleware, problem+json 404/405 and operations
+// endpoints every mode serves.
+func (a *App) baseRouter() chi.Router {
+	r := chi.NewRouter()
+	r.Use(httpapi.WithRequestID, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover, httpapi.LimitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", a.ready)
+	if a.cfg.Spec.Observability.Metrics {
+		r.Handle("/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
+	}
+	return r
+}
+
+func (a *App) opsRouter() http.Handler { return a.baseRouter() }
+
+// ready answers 200 only when the database and Redis both answer.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var down []string
+	if err := a.db.Ping(ctx); err != nil {
+		down = append(down, "database")
+	}
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		down = append(down, "redis")
+	}
+	if len(down) > 0 {
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, "not ready: no answer from "+joinAnd(down))
+		p.RetryAfter = 2 * time.Second
+		httpapi.WriteProblem(w, r, p)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func joinAnd(s []string) string {
+	if len(s) == 2 {
+		return s[0] + " and " + s[1]
+	}
+	return s[0]
+}
+
+// apiRouter serves the API, streams, UI, task monitor and queue metrics.
+func (a *App) apiRouter() http.Handler {
+	spec := a.cfg.Spec
+	errs := a.errorClassifier()
+	users := a.db.Users()
+	messages := a.db.Messages()
+
+	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(a.rdb), auth.NewRedisLimiter(a.rdb, spec.Auth.LoginRateLimit.Window.D()), a.opts.PasswordHasher, auth.Options{
+		SessionTTL:        spec.Auth.SessionTTL.D(),
+		MinPasswordLength: spec.Auth.MinPasswordLength,
+		FailuresPerUser:   spec.Auth.LoginRateLimit.PerUser,
+		FailuresPerIP:     spec.Auth.LoginRateLimit.PerIP,
+		OnLogin: func(ctx context.Context, p auth.Principal) {
+			if err := a.tracker.Touch(ctx, p); err != nil {
+				a.logger.WarnContext(ctx, "presence on login", "user_id", p.UserID, "err", err)
+			}
+		},
+	})
+	authSvc = auth.NewLoggingService(a.logger, auth.NewInstrumentingService(a.registry, authSvc))
+	authn := auth.NewAuthenticator(authSvc, spec.HTTP.AllowedOrigins, errs)
+
+	var presenceSvc presence.Service = presence.NewService(a.tracker)
+	presenceSvc = presence.NewLoggingService(a.logger, presence.NewInstrumentingService(a.registry, presenceSvc))
+
+	var msgSvc messaging.Service = messaging.NewService(users, a.tracker, messages, messaging.NewAsynqEnqueuer(a.client), messaging.NewRedisDedup(a.rdb), a.bus, messaging.Limits{
+		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
+	})
+	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
+
+	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, 25*time.Second, a.tracker.StreamOpened)
+
+	r := a.baseRouter()
+	if spec.Observability.Metrics {
+		queues := prometheus.NewRegistry()
+		queues.MustRegister(metrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(a.rdb)))
+		r.Handle("/metrics/queues", promhttp.HandlerFor(queues, promhttp.HandlerOpts{}))
+	}
+	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustForwardedFor: spec.HTTP.TrustForwardedFor, Errors: errs}))
+	r.Mount("/api/v1/presence", presence.MakeHandler(presenceSvc, authn, errs))
+	r.Mount("/api/v1/messages", messaging.MakeHandler(msgSvc, authn, errs))
+	r.With(authn.Require).Get("/api/v1/stream", streams.WebSocket)
+	r.With(authn.Require).Get("/api/v1/events", streams.Events)
+	r.HandleFunc("/api/*", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+	})
+	if spec.Observability.Asynqmon.Enabled {
+		mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: sharedRedis{a.rdb}})
+		r.With(authn.Require, a.requireAdmin).Handle("/monitoring", mon)
+		r.With(authn.Require, a.requireAdmin).Handle("/monitoring/*", mon)
+	}
+	r.Handle("/*", web.Handler())
+	return r
+}
+
+// requireAdmin lets through the users named in
+// spec.observability.asynqmon.adminUsers. With none named, `messager all`
+// (a laptop) lets any signed-in user in, and the other modes nobody.
+func (a *App) requireAdmin(next http.Handler) http.Handler {
+	admins := a.cfg.Spec.Observability.Asynqmon.AdminUsers
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		if slices.Contains(admins, p.Username) || (len(admins) == 0 && a.opts.Mode == ModeAll) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "the task monitor is only for users listed in spec.observability.asynqmon.adminUsers"))
+	})
+}
+
+// sharedRedis hands asynqmon the process's one Redis client instead of a
+// connection option it would dial itself.
+type sharedRedis struct{ c redis.UniversalClient }
+
+func (s sharedRedis) MakeRedisClient() any { return s.c }

@@ -1,0 +1,98 @@
+// Package events defines the JSON of everything pushed to clients (message,
+// presence and read events) and the envelope those events travel in between
+// pods on Redis pub/sub. It is the one place these shapes live: messaging,
+// presence and stream all encode and decode through it.
+//
+// An event is encoded once, at its source, and its bytes are forwarded
+// unchanged to every connection that should see it.
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types, as in the "type" field of a frame and the SSE "event:" line.
+const (
+	TypeMessage  = "message"
+	TypePresence = "presence"
+	TypeRead     = "read"
+)
+
+// Message statuses.
+const (
+	StatusQueued    = "queued"
+	StatusDelivered = "delivered"
+)
+
+// UserRef names a user to other users.
+type UserRef struct {
+	Usercode string `json:"usercode"`
+	Username string `json:"username"`
+}
+
+// Message is a message as clients see it, in API responses and on streams.
+type Message struct {
+	ID        string    `json:"id"`
+	Sender    UserRef   `json:"sender"`
+	Body      string    `json:"body"`
+	Broadcast bool      `json:"broadcast"`
+	To        *string   `json:"to"`
+	CreatedAt time.Time `json:"created_at"`
+	Status    string    `json:"status"`
+	// ReadAt is set in history on messages the caller received and read.
+	ReadAt *time.Time `json:"read_at,omitempty"`
+}
+
+// MessageFrame pushes a message.
+type MessageFrame struct {
+	Type    string  `json:"type"`
+	Message Message `json:"message"`
+}
+
+// PresenceFrame says a user came online or went offline.
+type PresenceFrame struct {
+	Type   string  `json:"type"`
+	User   UserRef `json:"user"`
+	Online bool    `json:"online"`
+}
+
+// ReadFrame tells a sender that a recipient read a message.
+type ReadFrame struct {
+	Type      string  `json:"type"`
+	MessageID string  `json:"message_id"`
+	Reader    UserRef `json:"reader"`
+}
+
+// Envelope carries one encoded frame between pods with its audience.
+type Envelope struct {
+	// Type is the frame's type; ID the message id for message events.
+	Type string `json:"t"`
+	ID   string `json:"i,omitempty"`
+	// Users are the user ids whose connections receive the frame; All
+	// sends it to every connection instead.
+	Users []int `json:"u,omitempty"`
+	All   bool  `json:"a,omitempty"`
+	// Frame is the client-facing JSON, forwarded byte for byte.
+	Frame json.RawMessage `json:"f"`
+	// Trace carries the W3C trace context of the message's send.
+	Trace map[string]string `json:"tr,omitempty"`
+}
+
+// NewMessage encodes a message event for users.
+func NewMessage(m Message, users []int) (Envelope, error) {
+	f, err := json.Marshal(MessageFrame{Type: TypeMessage, Message: m})
+	return Envelope{Type: TypeMessage, ID: m.ID, Users: users, Frame: f}, err
+}
+
+// NewPresence encodes a presence change for everyone connected.
+func NewPresence(u UserRef, online bool) (Envelope, error) {
+	f, err := json.Marshal(PresenceFrame{Type: TypePresence, User: u, Online: online})
+	return Envelope{Type: TypePresence, All: true, Frame: f}, err
+}
+
+// NewRead encodes a read receipt for the message's sender.
+func NewRead(messageID string, reader UserRef, senderID int) (Envelope, error) {
+	f, err := json.Marshal(ReadFrame{Type: TypeRead, MessageID: messageID, Reader: reader})
+	return Envelope{Type: TypeRead, ID: messageID, Users: []int{senderID}, Frame: f}, err
+}

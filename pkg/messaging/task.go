@@ -1,0 +1,138 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/messager/messager/pkg/events"
+)
+
+// TypeDeliver is the asynq task type that persists and publishes a message.
+const TypeDeliver = "message:deliver"
+
+// Queue names; their priorities come from spec.worker.queues.
+const (
+	QueueDirect      = "direct"
+	QueueBroadcast   = "broadcast"
+	QueueMaintenance = "maintenance"
+)
+
+// MaxRetry is how often a failed delivery is retried before asynq archives
+// it, where an operator sees it in asynqmon and can retry it by hand.
+const MaxRetry = 20
+
+// Delivery is the payload of a TypeDeliver task: everything the worker
+// needs, fixed at send time, so a retry does exactly the same thing.
+type Delivery struct {
+	Message    events.Message    `json:"message"`
+	SenderID   int               `json:"sender_id"`
+	ToID       *int              `json:"to_id,omitempty"`
+	Recipients []int             `json:"recipients"`
+	ClientID   string            `json:"client_id,omitempty"`
+	Trace      map[string]string `json:"trace,omitempty"`
+}
+
+// Queue returns the queue d travels on.
+func (d Delivery) Queue() string {
+	if d.Message.Broadcast {
+		return QueueBroadcast
+	}
+	return QueueDirect
+}
+
+// AsynqEnqueuer enqueues deliveries with asynq.
+type AsynqEnqueuer struct{ client *asynq.Client }
+
+// NewAsynqEnqueuer returns an enqueuer on client.
+func NewAsynqEnqueuer(client *asynq.Client) *AsynqEnqueuer { return &AsynqEnqueuer{client: client} }
+
+// Enqueue adds the task with TaskID = message id, so the same message can
+// never be queued twice.
+func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	if len(carrier) > 0 {
+		d.Trace = carrier
+	}
+	payload, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode delivery: %w", err)
+	}
+	_, err = e.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, payload),
+		asynq.TaskID(d.Message.ID),
+		asynq.Queue(d.Queue()),
+		asynq.MaxRetry(MaxRetry),
+		asynq.Timeout(30*time.Second),
+	)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue delivery: %w", err)
+	}
+	return nil
+}
+
+// RetryDelay backs off exponentially from 1 s to a minute, with jitter so
+// tasks that failed together do not retry together.
+func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+	d := time.Second << min(n, 6)
+	if d > time.Minute {
+		d = time.Minute
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// RedisDedup keeps client_id reservations in Redis for a day.
+type RedisDedup struct {
+	rdb redis.UniversalClient
+	ttl time.Duration
+}
+
+// NewRedisDedup returns the client_id store.
+func NewRedisDedup(rdb redis.UniversalClient) *RedisDedup {
+	return &RedisDedup{rdb: rdb, ttl: 24 * time.Hour}
+}
+
+func dedupKey(senderID int, clientID string) string {
+	return fmt.Sprintf("messager:clientid:%d:%s", senderID, clientID)
+}
+
+// Reserve implements Dedup.
+func (d *RedisDedup) Reserve(ctx context.Context, senderID int, clientID string, m events.Message) (*events.Message, error) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	key := dedupKey(senderID, clientID)
+	ok, err := d.rdb.SetNX(ctx, key, data, d.ttl).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reserve client_id: %w", err)
+	}
+	if ok {
+		return nil, nil
+	}
+	prev, err := d.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("read client_id: %w", err)
+	}
+	var pm events.Message
+	if err := json.Unmarshal(prev, &pm); err != nil {
+		return nil, fmt.Errorf("decode client_id record: %w", err)
+	}
+	return &pm, nil
+}
+
+// Release implements Dedup.
+func (d *RedisDedup) Release(ctx context.Context, senderID int, clientID string) error {
+	return d.rdb.Del(ctx, dedupKey(senderID, clientID)).Err()
+}

@@ -1,0 +1,119 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/storage"
+)
+
+// MessageWriter persists a message with its recipients idempotently;
+// *storage.Messages.
+type MessageWriter interface {
+	Save(ctx context.Context, m storage.NewMessage) (bool, error)
+}
+
+// Worker handles TypeDeliver tasks.
+type Worker struct {
+	store     MessageWriter
+	pub       Publisher
+	persisted *prometheus.CounterVec
+	latency   prometheus.Histogram
+	taskTime  *prometheus.HistogramVec
+	tracer    trace.Tracer
+}
+
+// NewWorker returns the task handler, registering its metrics on reg.
+func NewWorker(store MessageWriter, pub Publisher, reg prometheus.Registerer) *Worker {
+	w := &Worker{
+		store: store,
+		pub:   pub,
+		persisted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messager_messages_persisted_total", Help: "Messages persisted and published by workers, by kind.",
+		}, []string{"kind"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "messager_delivery_seconds", Help: "Time from a message's acceptance by the API to its publication by a worker.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		taskTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "messager_worker_task_duration_seconds", Help: "Time a worker spends on one task, by queue.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+		}, []string{"queue"}),
+		tracer: otel.Tracer("github.com/messager/messager/pkg/messaging"),
+	}
+	reg.MustRegister(w.persisted, w.latency, w.taskTime)
+	return w
+}
+
+// Register adds the worker's handlers to mux.
+func (w *Worker) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(TypeDeliver, w.HandleDeliver)
+}
+
+// HandleDeliver persists the message and its recipients, then publishes
+// the message to the sender and every recipient. Both steps are
+// idempotent, so when the process dies between them asynq's retry (or
+// another worker, once the lease lapses) finishes the job: each recipient
+// has the message once in the database and receives it at least once,
+// with the same id, on its stream.
+func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
+	start := time.Now()
+	var d Delivery
+	if err := json.Unmarshal(t.Payload(), &d); err != nil {
+		return fmt.Errorf("undecodable delivery: %v: %w", err, asynq.SkipRetry)
+	}
+	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(d.Trace))
+	ctx, span := w.tracer.Start(ctx, "message.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messager.message_id", d.Message.ID), attribute.Int("messager.recipients", len(d.Recipients))))
+	defer span.End()
+
+	fresh, err := w.store.Save(ctx, storage.NewMessage{
+		ID: d.Message.ID, SenderID: d.SenderID, ToID: d.ToID, Body: d.Message.Body,
+		Broadcast: d.Message.Broadcast, ClientID: d.ClientID, CreatedAt: d.Message.CreatedAt, Recipients: d.Recipients,
+	})
+	if err != nil {
+		span.RecordError(err)
+		return fmt.Errorf("persist message %s: %w", d.Message.ID, err)
+	}
+	if !fresh {
+		// Another message of this sender holds the client_id: a duplicate
+		// send that slipped past the API's check. Deliver nothing.
+		return nil
+	}
+	m := d.Message
+	m.Status = events.StatusDelivered
+	audience := make([]int, 0, len(d.Recipients)+1)
+	audience = append(audience, d.Recipients...)
+	audience = append(audience, d.SenderID)
+	env, err := events.NewMessage(m, audience)
+	if err != nil {
+		return fmt.Errorf("encode message %s: %v: %w", m.ID, err, asynq.SkipRetry)
+	}
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	if len(carrier) > 0 {
+		env.Trace = carrier
+	}
+	if err := w.pub.Publish(ctx, env); err != nil {
+		span.RecordError(err)
+		return fmt.Errorf("publish message %s: %w", m.ID, err)
+	}
+	kind := "direct"
+	if m.Broadcast {
+		kind = "broadcast"
+	}
+	w.persisted.WithLabelValues(kind).Inc()
+	w.latency.Observe(time.Since(m.CreatedAt).Seconds())
+	w.taskTime.WithLabelValues(d.Queue()).Observe(time.Since(start).Seconds())
+	return nil
+}

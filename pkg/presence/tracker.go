@@ -1,0 +1,217 @@
+package presence
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/auth"
+	"github.com/messager/messager/pkg/events"
+)
+
+// Redis keys share one hash tag so the scripts work on Redis Cluster.
+const (
+	keySeen    = "{messager:presence}:seen"    // ZSET user id → last heartbeat/login (unix ms)
+	keyStreams = "{messager:presence}:streams" // ZSET user id → stream lease expiry (unix ms)
+	keyOnline  = "{messager:presence}:online"  // HASH user id → OnlineUser JSON: the announced online set
+)
+
+// streamLease is how long a pod's report of an open stream counts; pods
+// renew it every streamLease/4 while the stream stays open.
+const streamLease = 20 * time.Second
+
+// OnlineUser is a user in the online list.
+type OnlineUser struct {
+	ID       int       `json:"-"`
+	Usercode string    `json:"usercode"`
+	Username string    `json:"username"`
+	Since    time.Time `json:"since"`
+}
+
+type onlineRecord struct {
+	ID       int       `json:"id"`
+	Usercode string    `json:"usercode"`
+	Username string    `json:"username"`
+	Since    time.Time `json:"since"`
+}
+
+// Publisher sends presence events to every pod.
+type Publisher interface {
+	Publish(ctx context.Context, env events.Envelope) error
+}
+
+// Tracker keeps presence state in Redis.
+type Tracker struct {
+	rdb    redis.UniversalClient
+	ttl    time.Duration
+	pub    Publisher
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// NewTracker returns a tracker; ttl is spec.presence.ttl.
+func NewTracker(rdb redis.UniversalClient, ttl time.Duration, pub Publisher, logger *slog.Logger) *Tracker {
+	return &Tracker{rdb: rdb, ttl: ttl, pub: pub, logger: logger, now: time.Now}
+}
+
+// markScript records activity in a ZSET and adds the user to the online
+// hash if absent; it returns 1 when the user just came online.
+var markScript = redis.NewScript(`
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3])
+`)
+
+// sweepScript removes from the online hash everyone whose heartbeat and
+// stream lease have both expired, returning their records. Doing the check
+// and the removal in one script means a heartbeat can never race a sweep.
+var sweepScript = redis.NewScript(`
+local gone = {}
+local ids = redis.call('HKEYS', KEYS[3])
+for _, id in ipairs(ids) do
+  local seen = tonumber(redis.call('ZSCORE', KEYS[1], id) or '0')
+  local lease = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
+  if seen < tonumber(ARGV[2]) and lease < tonumber(ARGV[1]) then
+    table.insert(gone, redis.call('HGET', KEYS[3], id))
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return gone
+`)
+
+// Touch records a heartbeat or login of p.
+func (t *Tracker) Touch(ctx context.Context, p auth.Principal) error {
+	return t.mark(ctx, keySeen, p, t.now())
+}
+
+// StreamOpened records that p has an open stream on this pod.
+func (t *Tracker) StreamOpened(ctx context.Context, p auth.Principal) error {
+	return t.mark(ctx, keyStreams, p, t.now().Add(streamLease))
+}
+
+func (t *Tracker) mark(ctx context.Context, key string, p auth.Principal, at time.Time) error {
+	now := t.now().UTC()
+	rec, err := json.Marshal(onlineRecord{ID: p.UserID, Usercode: p.Usercode, Username: p.Username, Since: now})
+	if err != nil {
+		return err
+	}
+	added, err := markScript.Run(ctx, t.rdb, []string{key, keyOnline}, p.UserID, at.UnixMilli(), rec).Int()
+	if err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	if added == 1 {
+		return t.announce(ctx, events.UserRef{Usercode: p.Usercode, Username: p.Username}, true)
+	}
+	return nil
+}
+
+// RenewStreams extends the stream lease of users connected to this pod.
+func (t *Tracker) RenewStreams(ctx context.Context, userIDs []int) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	exp := float64(t.now().Add(streamLease).UnixMilli())
+	members := make([]redis.Z, len(userIDs))
+	for i, id := range userIDs {
+		members[i] = redis.Z{Score: exp, Member: id}
+	}
+	// GT: never shorten a lease another pod extended further.
+	if err := t.rdb.ZAddGT(ctx, keyStreams, members...).Err(); err != nil {
+		return fmt.Errorf("presence: renew stream leases: %w", err)
+	}
+	return nil
+}
+
+// Sweep announces everyone whose heartbeat and streams have lapsed as offline.
+func (t *Tracker) Sweep(ctx context.Context) error {
+	now := t.now()
+	gone, err := sweepScript.Run(ctx, t.rdb, []string{keySeen, keyStreams, keyOnline}, now.UnixMilli(), now.Add(-t.ttl).UnixMilli()).StringSlice()
+	if err != nil {
+		return fmt.Errorf("presence: sweep: %w", err)
+	}
+	for _, g := range gone {
+		var rec onlineRecord
+		if json.Unmarshal([]byte(g), &rec) == nil {
+			if err := t.announce(ctx, events.UserRef{Usercode: rec.Usercode, Username: rec.Username}, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Tracker) announce(ctx context.Context, u events.UserRef, online bool) error {
+	env, err := events.NewPresence(u, online)
+	if err != nil {
+		return err
+	}
+	return t.pub.Publish(ctx, env)
+}
+
+// Online lists everyone online, oldest session first.
+func (t *Tracker) Online(ctx context.Context) ([]OnlineUser, error) {
+	all, err := t.rdb.HGetAll(ctx, keyOnline).Result()
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	out := make([]OnlineUser, 0, len(all))
+	for _, v := range all {
+		var rec onlineRecord
+		if json.Unmarshal([]byte(v), &rec) == nil {
+			out = append(out, OnlineUser{ID: rec.ID, Usercode: rec.Usercode, Username: rec.Username, Since: rec.Since})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Since.Equal(out[j].Since) {
+			return out[i].Since.Before(out[j].Since)
+		}
+		return out[i].Username < out[j].Username
+	})
+	return out, nil
+}
+
+// OnlineIDs returns the ids of everyone online: the audience of a broadcast.
+func (t *Tracker) OnlineIDs(ctx context.Context) ([]int, error) {
+	keys, err := t.rdb.HKeys(ctx, keyOnline).Result()
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	ids := make([]int, 0, len(keys))
+	for _, k := range keys {
+		if id, err := strconv.Atoi(k); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// Run renews this pod's stream leases and sweeps until ctx ends.
+// connected reports the users with a stream on this pod.
+func (t *Tracker) Run(ctx context.Context, connected func() []int) {
+	sweepEvery := min(max(t.ttl/6, time.Second), 5*time.Second)
+	renew := time.NewTicker(streamLease / 4)
+	sweep := time.NewTicker(sweepEvery)
+	defer renew.Stop()
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			if err := t.RenewStreams(ctx, connected()); err != nil && ctx.Err() == nil {
+				t.logger.Warn("presence renew failed", "err", err)
+			}
+		case <-sweep.C:
+			if err := t.Sweep(ctx); err != nil && ctx.Err() == nil {
+				t.logger.Warn("presence sweep failed", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/messager/messager/ent"
+	"github.com/messager/messager/ent/message"
+	"github.com/messager/messager/ent/messagerecipient"
+	"github.com/messager/messager/pkg/events"
+)
+
+// Messages stores messages and their recipients.
+type Messages struct{ db *DB }
+
+// Messages returns the message store.
+func (d *DB) Messages() *Messages { return &Messages{db: d} }
+
+// NewMessage is one accepted message as the worker persists it.
+type NewMessage struct {
+	ID         string
+	SenderID   int
+	ToID       *int
+	Body       string
+	Broadcast  bool
+	ClientID   string
+	CreatedAt  time.Time
+	Recipients []int
+}
+
+// recipientChunk keeps a multi-row insert well under SQLite's 32,766 and
+// PostgreSQL's 65,535 bind parameters (4 per row).
+const recipientChunk = 2000
+
+// Save writes m and its recipient rows in one transaction, idempotently: a
+// retry of the same message writes nothing new. It returns false when the
+// sender already has a different message with the same client_id — a
+// duplicate send that must not be delivered.
+func (s *Messages) Save(ctx context.Context, m NewMessage) (bool, error) {
+	tx, err := s.db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return false, classify(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	b := entsql.Dialect(s.db.Dialect)
+
+	var clientID any
+	if m.ClientID != "" {
+		clientID = m.ClientID
+	}
+	var toID any
+	if m.ToID != nil {
+		toID = *m.ToID
+	}
+	q, args := b.Insert(message.Table).
+		Columns(message.FieldID, message.FieldSenderID, message.FieldToID, message.FieldBody, message.FieldBroadcast, message.FieldClientID, message.FieldCreatedAt).
+		Values(m.ID, m.SenderID, toID, m.Body, m.Broadcast, clientID, m.CreatedAt.UTC()).
+		OnConflict(entsql.DoNothing()).Query()
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, classify(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Nothing inserted: either this is a retry (the id exists) or the
+		// client_id belongs to another message (a duplicate send).
+		q, args := b.Select("1").From(b.Table(message.Table)).Where(entsql.EQ(message.FieldID, m.ID)).Query()
+		var one int
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&one); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return false, nil
+			}
+			return false, classify(err)
+		}
+	}
+	now := time.Now().UTC()
+	for start := 0; start < len(m.Recipients); start += recipientChunk {
+		end := min(start+recipientChunk, len(m.Recipients))
+		ins := b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt)
+		for _, rid := range m.Recipients[start:end] {
+			ins.Values(m.ID, rid, now)
+		}
+		q, args := ins.OnConflict(entsql.DoNothing()).Query()
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return false, classify(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, classify(err)
+	}
+	return true, nil
+}
+
+// History returns up to limit of userID's messages, sent or received, with
+// an id before `before` (all when empty), newest first.
+func (s *Messages) History(ctx context.Context, userID int, before string, limit int) ([]events.Message, error) {
+	return s.page(ctx, userID, before, limit, false)
+}
+
+// After returns up to limit of userID's messages with an id after `after`,
+// oldest first: what a reconnecting client missed.
+func (s *Messages) After(ctx context.Context, userID int, after string, limit int) ([]events.Message, error) {
+	return s.page(ctx, userID, after, limit, true)
+}
+
+// page reads the ids of sent and received messages on their own indexes
+// (two index range scans), merges them, then loads that one page.
+func (s *Messages) page(ctx context.Context, userID int, cursor string, limit int, ascending bool) ([]events.Message, error) {
+	sentQ := s.db.Ent.Message.Query().Where(message.SenderID(userID))
+	recvQ := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
+	if ascending {
+		sentQ = sentQ.Where(message.IDGT(cursor)).Order(ent.Asc(message.FieldID))
+		recvQ = recvQ.Where(messagerecipient.MessageIDGT(cursor)).Order(ent.Asc(messagerecipient.FieldMessageID))
+	} else {
+		if cursor != "" {
+			sentQ = sentQ.Where(message.IDLT(cursor))
+			recvQ = recvQ.Where(messagerecipient.MessageIDLT(cursor))
+		}
+		sentQ = sentQ.Order(ent.Desc(message.FieldID))
+		recvQ = recvQ.Order(ent.Desc(messagerecipient.FieldMessageID))
+	}
+	sent, err := sentQ.Limit(limit).IDs(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	recv, err := recvQ.Limit(limit).Select(messagerecipient.FieldMessageID, messagerecipient.FieldReadAt).All(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	readAt := make(map[string]*time.Time, len(recv))
+	ids := make([]string, 0, len(sent)+len(recv))
+	ids = append(ids, sent...)
+	for _, r := range recv {
+		if _, dup := readAt[r.MessageID]; !dup {
+			ids = append(ids, r.MessageID)
+		}
+		readAt[r.MessageID] = r.ReadAt
+	}
+	sort.Strings(ids)
+	ids = dedupeSorted(ids)
+	if ascending {
+		ids = ids[:min(limit, len(ids))]
+	} else {
+		ids = ids[max(0, len(ids)-limit):]
+	}
+	if len(ids) == 0 {
+		return []events.Message{}, nil
+	}
+	rows, err := s.db.Ent.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]events.Message, 0, len(rows))
+	for _, r := range rows {
+		m := toEvent(r)
+		if ra, ok := readAt[r.ID]; ok && ra != nil {
+			t := ra.UTC()
+			m.ReadAt = &t
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if ascending {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out, nil
+}
+
+func dedupeSorted(ids []string) []string {
+	out := ids[:0]
+	for i, id := range ids {
+		if i == 0 || id != ids[i-1] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func toEvent(r *ent.Message) events.Message {
+	m := events.Message{
+		ID:        r.ID,
+		Body:      r.Body,
+		Broadcast: r.Broadcast,
+		CreatedAt: r.CreatedAt.UTC(),
+		Status:    events.StatusDelivered,
+	}
+	if s := r.Edges.Sender; s != nil {
+		m.Sender = events.UserRef{Usercode: s.Usercode, Username: s.Username}
+	}
+	if t := r.Edges.To; t != nil {
+		code := t.Usercode
+		m.To = &code
+	}
+	return m
+}
+
+// MarkRead sets read_at on userID's delivery of messageID if unset. It
+// returns the sender's id, whether the caller is a recipient at all, and
+// whether this call changed anything (so a read receipt is sent once).
+func (s *Messages) MarkRead(ctx context.Context, messageID string, userID int, at time.Time) (senderID int, found, changed bool, err error) {
+	n, err := s.db.Ent.MessageRecipient.Update().
+		Where(messagerecipient.MessageID(messageID), messagerecipient.RecipientID(userID), messagerecipient.ReadAtIsNil()).
+		SetReadAt(at.UTC()).Save(ctx)
+	if err != nil {
+		return 0, false, false, classify(err)
+	}
+	if n == 0 {
+		exists, err := s.db.Ent.MessageRecipient.Query().
+			Where(messagerecipient.MessageID(messageID), messagerecipient.RecipientID(userID)).Exist(ctx)
+		if err != nil {
+			return 0, false, false, classify(err)
+		}
+		if !exists {
+			return 0, false, false, nil
+		}
+	}
+	m, err := s.db.Ent.Message.Query().Where(message.ID(messageID)).Select(message.FieldSenderID).Only(ctx)
+	if err != nil {
+		return 0, false, false, classify(err)
+	}
+	return m.SenderID, true, n > 0, nil
+}
+
+// Unread counts userID's received messages not yet read.
+func (s *Messages) Unread(ctx context.Context, userID int) (int, error) {
+	n, err := s.db.Ent.MessageRecipient.Query().
+		Where(messagerecipient.RecipientID(userID), messagerecipient.ReadAtIsNil()).Count(ctx)
+	if err != nil {
+		return 0, classify(err)
+	}
+	return n, nil
+}
+
+// Count returns how many messages are stored (for tests and the load tool's checks).
+func (s *Messages) Count(ctx context.Context) (int, error) {
+	n, err := s.db.Ent.Message.Query().Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count messages: %w", classify(err))
+	}
+	return n, nil
+}

@@ -1,0 +1,104 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/events"
+)
+
+// Channel is the Redis pub/sub channel every pod subscribes to. One channel
+// means a broadcast is one PUBLISH however many users it reaches; each pod
+// keeps only the events whose audience is connected to it.
+const Channel = "messager:events"
+
+// Bus publishes events to every pod and feeds this pod's hub.
+type Bus struct {
+	rdb    redis.UniversalClient
+	logger *slog.Logger
+}
+
+// NewBus returns a bus on rdb.
+func NewBus(rdb redis.UniversalClient, logger *slog.Logger) *Bus {
+	return &Bus{rdb: rdb, logger: logger}
+}
+
+// Publish sends env to every pod. An error means no pod received it.
+func (b *Bus) Publish(ctx context.Context, env events.Envelope) error {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if err := b.rdb.Publish(ctx, Channel, data).Err(); err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	return nil
+}
+
+// Run subscribes and delivers every event to hub until ctx ends. When the
+// subscription is re-established after a Redis failure, events may have
+// been missed in between, so every local stream is closed to make its
+// client reconnect with after= and get the gap from the database.
+func (b *Bus) Run(ctx context.Context, hub *Hub) error {
+	sub := b.rdb.Subscribe(ctx, Channel)
+	defer sub.Close()
+	// A ping now and then finds a connection that died silently, so the
+	// subscription is re-established rather than waiting forever.
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = sub.Ping(ctx)
+			}
+		}
+	}()
+	subscribed := 0
+	for {
+		// Receive subscription confirmations too: each one after the first
+		// marks a reconnect.
+		msg, err := sub.Receive(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			b.logger.Warn("event subscription interrupted", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				subscribed++
+				if subscribed > 1 {
+					b.logger.Warn("event subscription re-established; asking clients to resync")
+					hub.Resync()
+				}
+			}
+		case *redis.Message:
+			b.deliver(hub, m.Payload)
+		case *redis.Pong:
+		}
+	}
+}
+
+func (b *Bus) deliver(hub *Hub, payload string) {
+	var env events.Envelope
+	if err := json.Unmarshal([]byte(payload), &env); err != nil {
+		b.logger.Error("undecodable event on bus", "err", err)
+		return
+	}
+	hub.Deliver(env)
+}

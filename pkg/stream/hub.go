@@ -1,0 +1,215 @@
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/messager/messager/pkg/events"
+)
+
+// Frame is one event ready to write: the client JSON plus what SSE needs.
+type Frame struct {
+	Type string
+	ID   string
+	Data []byte
+}
+
+// Hub holds this pod's connections by user and delivers frames to them.
+// Delivery never blocks: a connection whose buffer is full is closed (the
+// client recovers with after=), so one slow client never slows the others.
+type Hub struct {
+	mu    sync.RWMutex
+	users map[int]map[*Conn]struct{}
+	// bufferSize bounds each connection's queue of frames.
+	bufferSize int
+	closed     bool
+
+	conns *prometheus.GaugeVec
+	sent  *prometheus.CounterVec
+	slow  prometheus.Counter
+	total atomic.Int64
+}
+
+// NewHub returns an empty hub registering its metrics on reg.
+func NewHub(reg prometheus.Registerer, bufferSize int) *Hub {
+	h := &Hub{
+		users:      map[int]map[*Conn]struct{}{},
+		bufferSize: bufferSize,
+		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "messager_stream_connections", Help: "Open client streams on this pod by transport.",
+		}, []string{"transport"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messager_stream_events_sent_total", Help: "Events written to client streams by type.",
+		}, []string{"type"}),
+		slow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "messager_stream_slow_consumers_total", Help: "Streams closed because the client could not keep up.",
+		}),
+	}
+	reg.MustRegister(h.conns, h.sent, h.slow)
+	return h
+}
+
+// Deliver hands env's frame to the connections of its audience.
+func (h *Hub) Deliver(env events.Envelope) {
+	f := Frame{Type: env.Type, ID: env.ID, Data: env.Frame}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if env.All {
+		for _, set := range h.users {
+			for c := range set {
+				c.push(f)
+			}
+		}
+		return
+	}
+	for _, uid := range env.Users {
+		for c := range h.users[uid] {
+			c.push(f)
+		}
+	}
+}
+
+// ConnectedUsers returns the ids of users with a connection on this pod.
+func (h *Hub) ConnectedUsers() []int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]int, 0, len(h.users))
+	for id := range h.users {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Len is the number of open connections on this pod.
+func (h *Hub) Len() int { return int(h.total.Load()) }
+
+// register adds c; it is refused after CloseAll.
+func (h *Hub) register(c *Conn) bool {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return false
+	}
+	set := h.users[c.userID]
+	if set == nil {
+		set = map[*Conn]struct{}{}
+		h.users[c.userID] = set
+	}
+	set[c] = struct{}{}
+	h.mu.Unlock()
+	h.total.Add(1)
+	h.conns.WithLabelValues(c.transport).Inc()
+	return true
+}
+
+func (h *Hub) unregister(c *Conn) {
+	h.mu.Lock()
+	set := h.users[c.userID]
+	_, present := set[c]
+	delete(set, c)
+	if present && len(set) == 0 {
+		delete(h.users, c.userID)
+	}
+	h.mu.Unlock()
+	if present {
+		h.total.Add(-1)
+		h.conns.WithLabelValues(c.transport).Dec()
+	}
+}
+
+// CloseAll closes every connection and refuses new ones (shutdown).
+func (h *Hub) CloseAll() {
+	h.mu.Lock()
+	h.closed = true
+	var all []*Conn
+	for _, set := range h.users {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range all {
+		c.close(closeGoingAway)
+	}
+}
+
+// Resync closes every connection without refusing new ones: used when the
+// pub/sub subscription was lost, since events may have been missed; clients
+// reconnect with after= and the gap is replayed from the database.
+func (h *Hub) Resync() {
+	h.mu.RLock()
+	var all []*Conn
+	for _, set := range h.users {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	h.mu.RUnlock()
+	for _, c := range all {
+		c.close(closeGoingAway)
+	}
+}
+
+// Conn is one client stream.
+type Conn struct {
+	userID    int
+	transport string
+	send      chan Frame
+	done      chan struct{}
+	closeOnce sync.Once
+	reason    atomic.Int32
+	hub       *Hub
+
+	// While replaying, live frames wait in pending instead of send.
+	mu        sync.Mutex
+	replaying bool
+	pending   []Frame
+}
+
+// Reasons a connection was closed by the server.
+const (
+	closeNone int32 = iota
+	closeSlow
+	closeGoingAway
+)
+
+// maxPending bounds live frames held back during a replay.
+const maxPending = 10000
+
+func (c *Conn) push(f Frame) {
+	c.mu.Lock()
+	if c.replaying {
+		if len(c.pending) >= maxPending {
+			c.mu.Unlock()
+			c.slowConsumer()
+			return
+		}
+		c.pending = append(c.pending, f)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	select {
+	case c.send <- f:
+	case <-c.done:
+	default:
+		c.slowConsumer()
+	}
+}
+
+func (c *Conn) slowConsumer() {
+	if c.reason.CompareAndSwap(closeNone, closeSlow) {
+		c.hub.slow.Inc()
+	}
+	c.close(closeSlow)
+}
+
+func (c *Conn) close(reason int32) {
+	c.reason.CompareAndSwap(closeNone, reason)
+	c.closeOnce.Do(func() { close(c.done) })
+}
+
+// Done is closed when the server closes the connection.
+func (c *Conn) Done() <-chan struct{} { return c.done }

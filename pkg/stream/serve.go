@@ -1,0 +1,166 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/messager/messager/pkg/events"
+)
+
+// Replayer reads the messages a reconnecting client missed.
+type Replayer interface {
+	// After returns up to limit of userID's messages (sent or received)
+	// with an id after the given one, oldest first.
+	After(ctx context.Context, userID int, after string, limit int) ([]events.Message, error)
+}
+
+// sink writes frames to one client's transport.
+type sink interface {
+	write(ctx context.Context, f Frame) error
+	// flush ends a batch of writes (SSE flushes its buffer; WebSocket writes frames as they come).
+	flush() error
+	ping(ctx context.Context) error
+	// closeWith ends the stream telling the client why, where the transport can.
+	closeWith(reason int32)
+}
+
+// errShuttingDown refuses streams once the hub is closing.
+var errShuttingDown = errors.New("server is shutting down")
+
+const (
+	replayPage    = 500
+	writeTimeout  = 10 * time.Second
+	maxCoalesced  = 16
+	defaultBuffer = 1024
+)
+
+// serve runs one stream until the client leaves or the server closes it:
+// replay from after (if set), then live frames, with pings.
+func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s sink, replay Replayer, pingEvery time.Duration) error {
+	size := h.bufferSize
+	if size <= 0 {
+		size = defaultBuffer
+	}
+	c := &Conn{userID: userID, transport: transport, send: make(chan Frame, size), done: make(chan struct{}), hub: h, replaying: after != ""}
+	if !h.register(c) {
+		s.closeWith(closeGoingAway)
+		return errShuttingDown
+	}
+	defer h.unregister(c)
+	defer c.close(closeNone)
+
+	var replayed map[string]struct{}
+	if after != "" {
+		var err error
+		replayed, err = h.replay(ctx, c, s, replay, userID, after)
+		if err != nil {
+			s.closeWith(closeGoingAway)
+			return err
+		}
+		c.mu.Lock()
+		pending := c.pending
+		c.pending, c.replaying = nil, false
+		c.mu.Unlock()
+		for _, f := range pending {
+			if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
+				return err
+			}
+		}
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.done:
+			s.closeWith(c.reason.Load())
+			return nil
+		case f := <-c.send:
+			if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
+				return err
+			}
+			// Write what else is already queued before one flush, so a
+			// burst costs one system call rather than one per event.
+		batch:
+			for n := 1; n < maxCoalesced; n++ {
+				select {
+				case f = <-c.send:
+					if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
+						return err
+					}
+				default:
+					break batch
+				}
+			}
+			if err := s.flush(); err != nil {
+				return err
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := s.ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (h *Hub) writeUnlessReplayed(ctx context.Context, s sink, f Frame, replayed map[string]struct{}) error {
+	if replayed != nil && f.Type == events.TypeMessage {
+		if _, dup := replayed[f.ID]; dup {
+			return nil
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if err := s.write(wctx, f); err != nil {
+		return err
+	}
+	h.countSent(f.Type)
+	return nil
+}
+
+func (h *Hub) countSent(typ string) { h.sent.WithLabelValues(typ).Inc() }
+
+// replay writes every message after the cursor, page by page, and returns
+// the ids it wrote so the same messages arriving live are not sent twice.
+func (h *Hub) replay(ctx context.Context, c *Conn, s sink, r Replayer, userID int, after string) (map[string]struct{}, error) {
+	seen := map[string]struct{}{}
+	cursor := after
+	for {
+		msgs, err := r.After(ctx, userID, cursor, replayPage)
+		if err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+		for _, m := range msgs {
+			env, err := events.NewMessage(m, nil)
+			if err != nil {
+				return nil, err
+			}
+			if err := h.writeUnlessReplayed(ctx, s, Frame{Type: env.Type, ID: env.ID, Data: env.Frame}, nil); err != nil {
+				return nil, err
+			}
+			seen[m.ID] = struct{}{}
+			cursor = m.ID
+		}
+		if err := s.flush(); err != nil {
+			return nil, err
+		}
+		if len(msgs) < replayPage {
+			return seen, nil
+		}
+		select {
+		case <-c.done:
+			return nil, errors.New("closed during replay")
+		default:
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package stream
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/coder/websocket"
+)
+
+// wsSink writes each frame as one WebSocket text message.
+type wsSink struct{ c *websocket.Conn }
+
+func (w wsSink) write(ctx context.Context, f Frame) error {
+	return w.c.Write(ctx, websocket.MessageText, f.Data)
+}
+
+func (w wsSink) flush() error { return nil }
+
+func (w wsSink) ping(ctx context.Context) error { return w.c.Ping(ctx) }
+
+func (w wsSink) closeWith(reason int32) {
+	switch reason {
+	case closeSlow:
+		// 1008 policy violation: the client fell behind; reconnect with after=.
+		_ = w.c.Close(websocket.StatusPolicyViolation, "too slow: reconnect with after=")
+	case closeGoingAway:
+		_ = w.c.Close(websocket.StatusGoingAway, "server closing this stream: reconnect with after=")
+	default:
+		_ = w.c.Close(websocket.StatusNormalClosure, "")
+	}
+}
+
+// originPatterns turns allowed origins into coder/websocket's host patterns;
+// the serving host itself is always allowed.
+func originPatterns(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID int, after string) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns:  h.originPatterns,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return // Accept has answered the client.
+	}
+	c.SetReadLimit(4096)
+	// Clients send nothing but control frames; CloseRead handles them and
+	// cancels ctx when the client goes away.
+	ctx := c.CloseRead(r.Context())
+	err = h.hub.serve(ctx, userID, "ws", after, wsSink{c: c}, h.replay, h.pingEvery)
+	if err != nil && ctx.Err() == nil {
+		h.logger.DebugContext(r.Context(), "websocket ended", "user_id", userID, "err", err)
+		_ = c.Close(websocket.StatusInternalError, "stream error: reconnect with after=")
+		return
+	}
+	_ = c.CloseNow()
+}
