@@ -243,4 +243,3 @@ func newVersionCmd() *cobra.Command {
 		},
 	}
 }
-
