@@ -122,7 +122,9 @@ func TestDockerfile_BuildsAStaticBinaryIntoDistrolessNonroot(t *testing.T) {
 	if users := final.all("USER"); len(users) == 0 || !strings.HasPrefix(users[len(users)-1], "nonroot") {
 		t.Errorf("USER %q, want nonroot", users)
 	}
-	if !slices.ContainsFunc(final.all("COPY"), func(a string) bool { return strings.Contains(a, "--from="+build.Name) && strings.HasSuffix(a, " /messager") }) {
+	if !slices.ContainsFunc(final.all("COPY"), func(a string) bool {
+		return strings.Contains(a, "--from="+build.Name) && strings.HasSuffix(a, " /messager")
+	}) {
 		t.Errorf("final stage does not copy the binary from %q to /messager: %q", build.Name, final.all("COPY"))
 	}
 	if e := final.all("EXPOSE"); !slices.Contains(e, "8080") {
@@ -138,7 +140,6 @@ func TestDockerfile_BuildsAStaticBinaryIntoDistrolessNonroot(t *testing.T) {
 	if c := final.all("CMD"); len(c) != 1 || json.Unmarshal([]byte(c[0]), &cmd) != nil || len(cmd) == 0 || cmd[0] != "all" {
 		t.Errorf("CMD %q, want [\"all\", ...] so `docker run` needs nothing else", c)
 	}
-	// The chart and compose override only the arguments: the entrypoint stays /messager.
 }
 
 func TestDockerignore_KeepsLocalStateOutOfTheContext(t *testing.T) {
