@@ -226,3 +226,30 @@ podAntiAffinity:
           matchLabels:
             {{- include "messager.componentSelectorLabels" . | nindent 12 }}
 {{- end -}}
+
+{{/*
+Whole seconds in a Go duration written as [Nh][Nm][Ns] ("20s", "1m30s"); -1 for any other
+form (fractions, ms), which then skips the grace-period check below.
+*/}}
+{{- define "messager.durationSeconds" -}}
+{{- $d := toString . -}}
+{{- if and $d (regexMatch "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$" $d) -}}
+{{- $h := regexFind "[0-9]+h" $d | trimSuffix "h" | default "0" | int -}}
+{{- $m := regexFind "[0-9]+m" $d | trimSuffix "m" | default "0" | int -}}
+{{- $s := regexFind "[0-9]+s" $d | trimSuffix "s" | default "0" | int -}}
+{{- add (mul $h 3600) (mul $m 60) $s -}}
+{{- else -}}
+-1
+{{- end -}}
+{{- end -}}
+
+{{/*
+Fail the render when a pod would be killed before the process finishes its graceful
+shutdown. Usage: include "messager.checkGracePeriod" (dict "grace" N "timeout" "20s" "what" "api" "setting" "config.http.shutdownTimeout")
+*/}}
+{{- define "messager.checkGracePeriod" -}}
+{{- $timeout := include "messager.durationSeconds" .timeout | int -}}
+{{- if and (ge $timeout 0) (le (int .grace) $timeout) -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%v) must be longer than %s (%s), or pods are killed mid-shutdown" .what .grace .setting .timeout) -}}
+{{- end -}}
+{{- end -}}

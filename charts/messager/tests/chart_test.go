@@ -546,3 +546,18 @@ func TestDefaults_RenderNoOptionalObjects(t *testing.T) {
 		}
 	}
 }
+
+func TestGracePeriods_TooShortIsARenderError(t *testing.T) {
+	for _, tc := range []struct{ values, want string }{
+		{`api: {terminationGracePeriodSeconds: 20}`, "api.terminationGracePeriodSeconds"},
+		{`worker: {terminationGracePeriodSeconds: 30}
+config: {worker: {shutdownTimeout: 1m}}`, "worker.terminationGracePeriodSeconds"},
+	} {
+		_, err := renderChart(t, tc.values)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("values %q: error = %v, want one naming %s", tc.values, err, tc.want)
+		}
+	}
+	// Forms the check cannot read are left alone rather than refused.
+	render(t, `config: {http: {shutdownTimeout: 1500ms}}`)
+}
