@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 const password = "correct horse battery"
@@ -310,4 +313,58 @@ func TestSignUp_ValidationErrorsShowNextToFields(t *testing.T) {
 
 func userSel(usercode string) string {
 	return `[data-testid=online-list] [data-testid=user][data-usercode="` + usercode + `"]`
+}
+
+// TestChat_OlderHistoryOnScroll signs in through the form of a user with more
+// history than one page: scrolling to the top fetches the older page
+// (before=), each message once, in order.
+func TestChat_OlderHistoryOnScroll(t *testing.T) {
+	srv := startServer(t)
+	sender := registerAPI(t, srv.URL, "chatty", password)
+	reader := registerAPI(t, srv.URL, "reader", password)
+	const total = 65
+	for i := 1; i <= total; i++ {
+		sender.send(t, fmt.Sprintf("history message %02d", i), reader.user.Usercode)
+	}
+	browser := newBrowser(t)
+	p := newPage(t, browser, "reader")
+	p.open(srv.URL)
+	p.must("signing in",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=login-username]`), "reader"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=login-password]`), password),
+		clickCSS(`[data-testid=login-submit]`),
+	)
+	p.waitFor("the chat after sign-in", `document.getElementById('app').dataset.view === 'chat'`)
+	if code := p.text(`[data-testid=me-usercode]`); code != reader.user.Usercode {
+		t.Errorf("header usercode %q, want %q", code, reader.user.Usercode)
+	}
+	last := fmt.Sprintf("history message %02d", total)
+	p.waitMessage(last)
+	first := "history message 01"
+	if n := p.messageCount(first); n != 0 {
+		t.Fatalf("the first page already holds the oldest message: the test needs more than one page")
+	}
+	// Scroll to the top, as a reader would, until the oldest message is there.
+	deadline := time.Now().Add(waitTimeout)
+	for p.messageCount(first) == 0 {
+		if time.Now().After(deadline) {
+			p.fail("scrolling up never brought the oldest message")
+		}
+		p.eval(`(() => { const l = document.querySelector('[data-testid=message-list]'); l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); return true; })()`)
+		time.Sleep(300 * time.Millisecond)
+	}
+	p.waitFor("the beginning of history", `!document.querySelector('[data-testid=history-start]').hidden`)
+	bodies, err := evalJS[[]string](p, `[...document.querySelectorAll('[data-testid=message-body]')].map(e => e.textContent)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != total {
+		t.Errorf("%d messages shown after scrolling up, want %d", len(bodies), total)
+	}
+	for i, b := range bodies {
+		if want := fmt.Sprintf("history message %02d", i+1); b != want {
+			t.Errorf("message %d is %q, want %q (order or duplicates)", i, b, want)
+			break
+		}
+	}
 }
