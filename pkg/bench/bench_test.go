@@ -174,8 +174,11 @@ func TestRun_IdleReportsRSSPerConnection(t *testing.T) {
 	if rep.Idle.Connections != 12 || rep.Idle.ServerConnections != 12 {
 		t.Errorf("connections %d, server saw %g; want 12", rep.Idle.Connections, rep.Idle.ServerConnections)
 	}
-	if rep.Idle.RSSPerConnBytes != fakeRSSPerConn {
-		t.Errorf("RSS per connection = %g, want %d", rep.Idle.RSSPerConnBytes, fakeRSSPerConn)
+	if rep.Idle.RSSPerConnBytes != fakeRSSPerConn || rep.Idle.RSSPerConnEndBytes != fakeRSSPerConn {
+		t.Errorf("RSS per connection = %g (end %g), want %d", rep.Idle.RSSPerConnBytes, rep.Idle.RSSPerConnEndBytes, fakeRSSPerConn)
+	}
+	if rep.Idle.HeapStackPerConnBytes != fakeHeapPerConn+8192 || rep.Idle.GoroutinesPerConn != 2 {
+		t.Errorf("heap+stack per connection = %g, goroutines %g; want %d, 2", rep.Idle.HeapStackPerConnBytes, rep.Idle.GoroutinesPerConn, fakeHeapPerConn+8192)
 	}
 }
 

@@ -109,9 +109,9 @@ func (c *client) do(ctx context.Context, method, path, token string, in, out any
 	return resp.StatusCode, nil
 }
 
-// apiUser is the user JSON of the auth endpoints (only what the tool uses).
+// apiUser is the user JSON of the auth endpoints (only what the tool uses;
+// the id's type is the server's business).
 type apiUser struct {
-	ID       string `json:"id"`
 	Username string `json:"username"`
 	Usercode string `json:"usercode"`
 }

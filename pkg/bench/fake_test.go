@@ -360,11 +360,16 @@ func (f *fakeServer) sse(w http.ResponseWriter, r *http.Request) {
 // fakeRSSPerConn is what each open stream adds to the fake's reported RSS.
 const fakeRSSPerConn = 20 << 10
 
+// fakeHeapPerConn is what each open stream adds to the fake's Go heap; it
+// also adds 8 KiB of stack and two goroutines.
+const fakeHeapPerConn = 6 << 10
+
 func (f *fakeServer) metrics(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	n := len(f.conns)
 	f.mu.Unlock()
 	fmt.Fprintf(w, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n")
 	fmt.Fprintf(w, "process_resident_memory_bytes %g\n", float64(50<<20+n*fakeRSSPerConn))
+	fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\ngo_goroutines %d\n", 8<<20+n*fakeHeapPerConn, 1<<20+n*8192, 10+2*n)
 	fmt.Fprintf(w, "messager_stream_connections{transport=\"ws\"} %d\nmessager_stream_connections{transport=\"sse\"} 0\n", n)
 }

@@ -63,8 +63,12 @@ type IdleReport struct {
 	RSSEndBytes        float64 `json:"rss_end_bytes"`
 	RSSPerConnBytes    float64 `json:"rss_per_connection_bytes"`
 	RSSPerConnEndBytes float64 `json:"rss_per_connection_end_bytes"`
-	ServerConnections  float64 `json:"server_stream_connections"`
-	HeldSeconds        float64 `json:"held_s"`
+	// HeapStackPerConnBytes is the growth of the Go heap and stacks in use
+	// per connection: less noisy than RSS, which lags what Go releases.
+	HeapStackPerConnBytes float64 `json:"heap_stack_per_connection_bytes"`
+	GoroutinesPerConn     float64 `json:"goroutines_per_connection"`
+	ServerConnections     float64 `json:"server_stream_connections"`
+	HeldSeconds           float64 `json:"held_s"`
 }
 
 // HistoryReport is the history scenario's paging figure.
@@ -118,6 +122,7 @@ func (r *Report) print(out io.Writer) {
 		fmt.Fprintf(w, "connections\t%d (server reports %.0f)\n", i.Connections, i.ServerConnections)
 		fmt.Fprintf(w, "server RSS\tbefore %s\tafter open %s\tafter %.0fs %s\n", mib(i.RSSBeforeBytes), mib(i.RSSAfterBytes), i.HeldSeconds, mib(i.RSSEndBytes))
 		fmt.Fprintf(w, "RSS per connection\t%.1f KiB\t(at end %.1f KiB)\n", i.RSSPerConnBytes/1024, i.RSSPerConnEndBytes/1024)
+		fmt.Fprintf(w, "Go heap+stack per connection\t%.1f KiB\t%.1f goroutines per connection\n", i.HeapStackPerConnBytes/1024, i.GoroutinesPerConn)
 	default:
 		if r.History != nil {
 			h := r.History

@@ -208,10 +208,14 @@ func (r *runner) verifyHistory(ctx context.Context, rep *Report) {
 	}
 }
 
-// runIdle opens every connection and reads the server's RSS before, right
-// after, and at the end of holding them for Duration.
+// runIdle opens every connection and reads the server's memory before,
+// right after, and at the end of holding them for Duration.
 func (r *runner) runIdle(ctx context.Context, rep *Report) error {
-	before, err := r.rss(ctx)
+	// Signing up hashes passwords with a memory-hard function, and an idle
+	// Go server only collects that garbage at its next GC (forced every
+	// 2 minutes at the latest): wait for one, then for RSS to settle,
+	// before taking the baseline.
+	before, err := r.settledMemory(ctx, 150*time.Second)
 	if err != nil {
 		return err
 	}
@@ -219,29 +223,38 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 		return err
 	}
 	rep.Connections = len(r.conns)
-	idle := &IdleReport{Connections: len(r.conns), RSSBeforeBytes: before}
+	idle := &IdleReport{Connections: len(r.conns), RSSBeforeBytes: before.rss}
 	rep.Idle = idle
-	// Let the server finish setting the connections up before reading RSS;
+	// Let the server finish setting the connections up before reading;
 	// the settling time counts towards the hold.
 	settle := min(2*time.Second, r.o.Duration/2)
 	r.prog.setPhase(func() string { return fmt.Sprintf("%d connections open, settling", len(r.conns)) })
 	sleepCtx(ctx, settle)
-	if idle.RSSAfterBytes, err = r.rss(ctx); err != nil {
+	after, err := r.memory(ctx)
+	if err != nil {
 		return err
 	}
+	idle.RSSAfterBytes = after.rss
 	held := time.Now()
 	r.prog.setPhase(func() string {
-		return fmt.Sprintf("holding %d connections %.0fs/%.0fs", len(r.conns), time.Since(held).Seconds(), r.o.Duration.Seconds())
+		return fmt.Sprintf("holding %d connections %.0fs/%.0fs", len(r.conns), (time.Since(held) + settle).Seconds(), r.o.Duration.Seconds())
 	})
 	sleepCtx(ctx, r.o.Duration-settle)
 	idle.HeldSeconds = (time.Since(held) + settle).Seconds()
-	if text, err := r.cl.metrics(ctx); err == nil {
-		idle.RSSEndBytes, _ = metricValue(text, "process_resident_memory_bytes")
-		idle.ServerConnections, _ = metricValue(text, "messager_stream_connections")
+	end, err := r.memory(ctx)
+	if err != nil {
+		return err
 	}
 	n := float64(len(r.conns))
-	idle.RSSPerConnBytes = (idle.RSSAfterBytes - before) / n
-	idle.RSSPerConnEndBytes = (idle.RSSEndBytes - before) / n
+	idle.RSSEndBytes = end.rss
+	idle.ServerConnections = end.conns
+	idle.RSSPerConnBytes = (after.rss - before.rss) / n
+	idle.RSSPerConnEndBytes = (end.rss - before.rss) / n
+	idle.HeapStackPerConnBytes = (end.heapStack - before.heapStack) / n
+	idle.GoroutinesPerConn = (end.goroutines - before.goroutines) / n
+	if idle.RSSPerConnBytes <= 0 {
+		r.note("the server's RSS went down while connections opened (memory released after sign-up); rerun with fewer users and more --connections-per-user")
+	}
 	r.closeStreams()
 	for _, c := range r.conns {
 		rep.Disconnects += c.disconnects.Load()
@@ -249,16 +262,79 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-func (r *runner) rss(ctx context.Context) (float64, error) {
+// serverMemory is what the idle scenario reads from the server's /metrics.
+type serverMemory struct {
+	rss        float64 // process_resident_memory_bytes
+	heapStack  float64 // go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes
+	goroutines float64 // go_goroutines
+	conns      float64 // messager_stream_connections (all transports)
+	gcs        float64 // go_gc_duration_seconds_count; -1 when not exported
+}
+
+func (r *runner) memory(ctx context.Context) (serverMemory, error) {
 	text, err := r.cl.metrics(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("reading the server's /metrics: %w", err)
+		return serverMemory{}, fmt.Errorf("reading the server's /metrics: %w", err)
 	}
-	v, ok := metricValue(text, "process_resident_memory_bytes")
-	if !ok {
-		return 0, fmt.Errorf("the server's /metrics has no process_resident_memory_bytes")
+	var m serverMemory
+	var ok bool
+	if m.rss, ok = metricValue(text, "process_resident_memory_bytes"); !ok {
+		return m, fmt.Errorf("the server's /metrics has no process_resident_memory_bytes")
 	}
-	return v, nil
+	heap, _ := metricValue(text, "go_memstats_heap_inuse_bytes")
+	stack, _ := metricValue(text, "go_memstats_stack_inuse_bytes")
+	m.heapStack = heap + stack
+	m.goroutines, _ = metricValue(text, "go_goroutines")
+	m.conns, _ = metricValue(text, "messager_stream_connections")
+	if m.gcs, ok = metricValue(text, "go_gc_duration_seconds_count"); !ok {
+		m.gcs = -1
+	}
+	return m, nil
+}
+
+// settledMemory waits for the server to run a garbage collection (when
+// it exports go_gc_duration_seconds_count), then reads its memory until RSS
+// stops falling (two readings a second apart within 1 MiB), all within
+// limit.
+func (r *runner) settledMemory(ctx context.Context, limit time.Duration) (serverMemory, error) {
+	deadline := time.Now().Add(limit)
+	first, err := r.memory(ctx)
+	if err != nil {
+		return first, err
+	}
+	if first.gcs >= 0 {
+		waited := time.Now()
+		r.prog.setPhase(func() string {
+			return fmt.Sprintf("waiting for a server GC after sign-up (%.0fs, at most 2m)", time.Since(waited).Seconds())
+		})
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			sleepCtx(ctx, time.Second)
+			cur, err := r.memory(ctx)
+			if err != nil {
+				return cur, err
+			}
+			if cur.gcs > first.gcs {
+				break
+			}
+		}
+	}
+	r.prog.setPhase(func() string { return "waiting for the server's RSS to settle" })
+	prev, err := r.memory(ctx)
+	if err != nil {
+		return prev, err
+	}
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		sleepCtx(ctx, time.Second)
+		cur, err := r.memory(ctx)
+		if err != nil {
+			return cur, err
+		}
+		if prev.rss-cur.rss < 1<<20 {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
