@@ -63,7 +63,10 @@ func (r *runner) runMessages(ctx context.Context, rep *Report) error {
 		duration: r.o.Duration, messages: r.o.Messages, pick: pick,
 	})
 	if err := ctx.Err(); err != nil {
-		r.note("interrupted: %v", err)
+		// Interrupted: still account for what was accepted (the drain and
+		// the history check are bounded on their own).
+		r.note("interrupted while sending: %v", err)
+		ctx = context.WithoutCancel(ctx)
 	}
 	rep.DrainComplete = r.drain(ctx, r.o.Drain)
 	r.closeStreams()
@@ -294,8 +297,7 @@ func (r *runner) memory(ctx context.Context) (serverMemory, error) {
 
 // settledMemory waits for the server to run a garbage collection (when
 // it exports go_gc_duration_seconds_count), then reads its memory until RSS
-// stops falling (two readings a second apart within 1 MiB), all within
-// limit.
+// stops falling, all within limit.
 func (r *runner) settledMemory(ctx context.Context, limit time.Duration) (serverMemory, error) {
 	deadline := time.Now().Add(limit)
 	first, err := r.memory(ctx)
@@ -323,14 +325,19 @@ func (r *runner) settledMemory(ctx context.Context, limit time.Duration) (server
 	if err != nil {
 		return prev, err
 	}
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	// Go returns freed memory to the OS gradually: settled means three
+	// readings in a row, a second apart, each less than 512 KiB lower.
+	steady := 0
+	for time.Now().Before(deadline) && ctx.Err() == nil && steady < 3 {
 		sleepCtx(ctx, time.Second)
 		cur, err := r.memory(ctx)
 		if err != nil {
 			return cur, err
 		}
-		if prev.rss-cur.rss < 1<<20 {
-			return cur, nil
+		if prev.rss-cur.rss < 512<<10 {
+			steady++
+		} else {
+			steady = 0
 		}
 		prev = cur
 	}
