@@ -10,9 +10,6 @@ import (
 	"github.com/messager/messager/pkg/bench"
 )
 
-// Compiling this file in is what adds `messager bench` to the root command
-// (see bench_hook.go).
-func init() { benchCommand = newBenchCmd }
 
 // newBenchCmd is `messager bench`: flags to bench.Options, nothing else.
 func newBenchCmd() *cobra.Command {

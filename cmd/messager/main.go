@@ -82,10 +82,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		addRunFlags(cmd, mf, m.mode != app.ModeAll)
 		root.AddCommand(cmd)
 	}
-	root.AddCommand(newMigrateCmd(), newConfigCmd(), newVersionCmd())
-	if benchCmd := benchCommand(); benchCmd != nil {
-		root.AddCommand(benchCmd)
-	}
+	root.AddCommand(newMigrateCmd(), newConfigCmd(), newVersionCmd(), newBenchCmd())
 	return root
 }
 

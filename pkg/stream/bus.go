@@ -12,20 +12,32 @@ import (
 	"github.com/messager/messager/pkg/events"
 )
 
-// Channel is the Redis pub/sub channel every pod subscribes to. One channel
-// means a broadcast is one PUBLISH however many users it reaches; each pod
-// keeps only the events whose audience is connected to it.
-const Channel = "messager:events"
-
 // Bus publishes events to every pod and feeds this pod's hub.
+//
+// All pods share one channel: a broadcast is one PUBLISH however many users
+// it reaches, and each pod keeps only the events whose audience is
+// connected to it.
 type Bus struct {
-	rdb    redis.UniversalClient
-	logger *slog.Logger
+	rdb     redis.UniversalClient
+	channel string
+	logger  *slog.Logger
 }
 
 // NewBus returns a bus on rdb.
 func NewBus(rdb redis.UniversalClient, logger *slog.Logger) *Bus {
-	return &Bus{rdb: rdb, logger: logger}
+	return &Bus{rdb: rdb, channel: ChannelFor(rdb), logger: logger}
+}
+
+// ChannelFor names the event channel of the deployment using rdb. Pub/sub
+// channels are shared by every logical database of a Redis server, so the
+// database number is part of the name: two deployments (or two test runs)
+// on one server in different databases never see each other's events.
+func ChannelFor(rdb redis.UniversalClient) string {
+	db := 0
+	if c, ok := rdb.(*redis.Client); ok {
+		db = c.Options().DB
+	}
+	return fmt.Sprintf("messager:events:db%d", db)
 }
 
 // Publish sends env to every pod. An error means no pod received it.
@@ -34,7 +46,7 @@ func (b *Bus) Publish(ctx context.Context, env events.Envelope) error {
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	if err := b.rdb.Publish(ctx, Channel, data).Err(); err != nil {
+	if err := b.rdb.Publish(ctx, b.channel, data).Err(); err != nil {
 		return fmt.Errorf("publish event: %w", err)
 	}
 	return nil
@@ -45,16 +57,17 @@ func (b *Bus) Publish(ctx context.Context, env events.Envelope) error {
 // been missed in between, so every local stream is closed to make its
 // client reconnect with after= and get the gap from the database.
 func (b *Bus) Run(ctx context.Context, hub *Hub) error {
-	sub := b.rdb.Subscribe(ctx, Channel)
-	defer sub.Close()
-	// A ping now and then finds a connection that died silently, so the
-	// subscription is re-established rather than waiting forever.
+	sub := b.rdb.Subscribe(ctx, b.channel)
+	// Receive does not return when ctx ends; closing the subscription
+	// does. A ping now and then finds a connection that died silently, so
+	// the subscription is re-established rather than waiting forever.
 	go func() {
 		t := time.NewTicker(15 * time.Second)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
+				_ = sub.Close()
 				return
 			case <-t.C:
 				_ = sub.Ping(ctx)

@@ -152,20 +152,24 @@ func (h *Hub) Resync() {
 	}
 }
 
-// Conn is one client stream.
+// Conn is one client stream. Its queue is a slice that grows only while
+// frames wait, so an idle connection costs almost nothing, and the writer
+// takes everything queued at once, so a burst is written in one go.
 type Conn struct {
 	userID    int
 	transport string
-	send      chan Frame
+	hub       *Hub
+	notify    chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 	reason    atomic.Int32
-	hub       *Hub
 
-	// While replaying, live frames wait in pending instead of send.
-	mu        sync.Mutex
+	mu sync.Mutex
+	// queue holds frames not yet written; limit bounds it. While the
+	// connection replays history, live frames wait here unannounced.
+	queue     []Frame
+	limit     int
 	replaying bool
-	pending   []Frame
 }
 
 // Reasons a connection was closed by the server.
@@ -178,25 +182,52 @@ const (
 // maxPending bounds live frames held back during a replay.
 const maxPending = 10000
 
+func newConn(h *Hub, userID int, transport string, replaying bool) *Conn {
+	c := &Conn{userID: userID, transport: transport, hub: h, notify: make(chan struct{}, 1), done: make(chan struct{}), replaying: replaying, limit: h.bufferSize}
+	if c.limit <= 0 {
+		c.limit = defaultBuffer
+	}
+	if replaying {
+		c.limit = maxPending
+	}
+	return c
+}
+
 func (c *Conn) push(f Frame) {
 	c.mu.Lock()
-	if c.replaying {
-		if len(c.pending) >= maxPending {
-			c.mu.Unlock()
-			c.slowConsumer()
-			return
-		}
-		c.pending = append(c.pending, f)
+	if len(c.queue) >= c.limit {
 		c.mu.Unlock()
+		c.slowConsumer()
 		return
 	}
+	c.queue = append(c.queue, f)
+	wake := len(c.queue) == 1 && !c.replaying
 	c.mu.Unlock()
-	select {
-	case c.send <- f:
-	case <-c.done:
-	default:
-		c.slowConsumer()
+	if wake {
+		select {
+		case c.notify <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// take returns every queued frame and leaves spare (emptied) as the new queue.
+func (c *Conn) take(spare []Frame) []Frame {
+	c.mu.Lock()
+	q := c.queue
+	c.queue = spare[:0]
+	c.mu.Unlock()
+	return q
+}
+
+// goLive ends the replay: later frames are announced to the writer, and
+// the frames that waited are returned to be written now.
+func (c *Conn) goLive(bufferSize int) []Frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue, c.replaying, c.limit = nil, false, bufferSize
+	return q
 }
 
 func (c *Conn) slowConsumer() {
@@ -210,6 +241,3 @@ func (c *Conn) close(reason int32) {
 	c.reason.CompareAndSwap(closeNone, reason)
 	c.closeOnce.Do(func() { close(c.done) })
 }
-
-// Done is closed when the server closes the connection.
-func (c *Conn) Done() <-chan struct{} { return c.done }

@@ -32,18 +32,16 @@ var errShuttingDown = errors.New("server is shutting down")
 const (
 	replayPage    = 500
 	writeTimeout  = 10 * time.Second
-	maxCoalesced  = 16
 	defaultBuffer = 1024
+	// keepBatchCap is the largest write batch whose memory a connection
+	// keeps for reuse; bigger ones (after a burst) are let go.
+	keepBatchCap = 64
 )
 
 // serve runs one stream until the client leaves or the server closes it:
 // replay from after (if set), then live frames, with pings.
 func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s sink, replay Replayer, pingEvery time.Duration) error {
-	size := h.bufferSize
-	if size <= 0 {
-		size = defaultBuffer
-	}
-	c := &Conn{userID: userID, transport: transport, send: make(chan Frame, size), done: make(chan struct{}), hub: h, replaying: after != ""}
+	c := newConn(h, userID, transport, after != "")
 	if !h.register(c) {
 		s.closeWith(closeGoingAway)
 		return errShuttingDown
@@ -59,22 +57,18 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 			s.closeWith(closeGoingAway)
 			return err
 		}
-		c.mu.Lock()
-		pending := c.pending
-		c.pending, c.replaying = nil, false
-		c.mu.Unlock()
-		for _, f := range pending {
-			if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
-				return err
-			}
+		limit := h.bufferSize
+		if limit <= 0 {
+			limit = defaultBuffer
 		}
-		if err := s.flush(); err != nil {
+		if err := h.writeBatch(ctx, s, c.goLive(limit), replayed); err != nil {
 			return err
 		}
 	}
 
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
+	var spare []Frame
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,25 +76,15 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 		case <-c.done:
 			s.closeWith(c.reason.Load())
 			return nil
-		case f := <-c.send:
-			if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
+		case <-c.notify:
+			batch := c.take(spare)
+			if err := h.writeBatch(ctx, s, batch, replayed); err != nil {
 				return err
 			}
-			// Write what else is already queued before one flush, so a
-			// burst costs one system call rather than one per event.
-		batch:
-			for n := 1; n < maxCoalesced; n++ {
-				select {
-				case f = <-c.send:
-					if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
-						return err
-					}
-				default:
-					break batch
-				}
-			}
-			if err := s.flush(); err != nil {
-				return err
+			spare = nil
+			if cap(batch) <= keepBatchCap {
+				clear(batch)
+				spare = batch[:0]
 			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
@@ -111,6 +95,19 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 			}
 		}
 	}
+}
+
+// writeBatch writes frames and flushes once, so a burst costs one flush.
+func (h *Hub) writeBatch(ctx context.Context, s sink, frames []Frame, replayed map[string]struct{}) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	for _, f := range frames {
+		if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
+			return err
+		}
+	}
+	return s.flush()
 }
 
 func (h *Hub) writeUnlessReplayed(ctx context.Context, s sink, f Frame, replayed map[string]struct{}) error {
