@@ -10,7 +10,6 @@ import (
 	"github.com/messager/messager/pkg/bench"
 )
 
-
 // newBenchCmd is `messager bench`: flags to bench.Options, nothing else.
 func newBenchCmd() *cobra.Command {
 	var o bench.Options

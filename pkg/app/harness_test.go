@@ -334,3 +334,7 @@ func (s *wsStream) quiet(d time.Duration) {
 }
 
 const deliveryTimeout = 20 * time.Second
+
+type configT = config.Config
+
+func durationT(d time.Duration) config.Duration { return config.Duration(d) }
