@@ -44,6 +44,7 @@ type runFlags struct {
 	dataDir    string
 	migrate    bool
 	logFormat  string
+	pprof      bool
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -92,6 +93,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags, withMigrate bool) {
 	fl.StringVar(&f.httpAddr, "http-addr", "", "listen address, default :8080 (env MESSAGER_HTTP_ADDR)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the embedded SQLite database, default ./data (env MESSAGER_DATA_DIR)")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: json or text (default: text for all, json otherwise)")
+	fl.BoolVar(&f.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (exposes internals: never on a public port)")
 	if withMigrate {
 		fl.BoolVar(&f.migrate, "migrate", false, "migrate the database schema on start")
 	}
@@ -149,7 +151,7 @@ func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) e
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, app.Options{Config: cfg, Mode: mode, Migrate: f.migrate, Logger: logger})
+	a, err := app.New(ctx, app.Options{Config: cfg, Mode: mode, Migrate: f.migrate, Logger: logger, Pprof: f.pprof})
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	Listener net.Listener
 	// PasswordHasher overrides argon2id's production cost (tests).
 	PasswordHasher auth.PasswordHasher
+	// Pprof serves net/http/pprof under /debug/pprof/ for profiling; it
+	// exposes internals, so it is off unless asked for.
+	Pprof bool
 }
 
 // App is one assembled process.
