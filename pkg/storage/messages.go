@@ -69,9 +69,9 @@ func (s *Messages) Save(ctx context.Context, m NewMessage) (bool, error) {
 	if n, _ := res.RowsAffected(); n == 0 {
 		// Nothing inserted: either this is a retry (the id exists) or the
 		// client_id belongs to another message (a duplicate send).
-		q, args := b.Select("1").From(b.Table(message.Table)).Where(entsql.EQ(message.FieldID, m.ID)).Query()
-		var one int
-		if err := tx.QueryRowContext(ctx, q, args...).Scan(&one); err != nil {
+		q, args := b.Select(message.FieldID).From(b.Table(message.Table)).Where(entsql.EQ(message.FieldID, m.ID)).Query()
+		var id string
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return false, nil
 			}

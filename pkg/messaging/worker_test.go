@@ -1,0 +1,180 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/ent/message"
+	"github.com/messager/messager/ent/messagerecipient"
+	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/pkg/testenv"
+)
+
+// flakyPublisher fails the first publish of each message, as if the worker
+// died after the database write and before the publish, and records every
+// successful publish.
+type flakyPublisher struct {
+	mu        sync.Mutex
+	failed    map[string]bool
+	published map[string]int
+}
+
+func (p *flakyPublisher) Publish(_ context.Context, env events.Envelope) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.failed[env.ID] {
+		p.failed[env.ID] = true
+		return errors.New("simulated crash between persist and publish")
+	}
+	p.published[env.ID]++
+	return nil
+}
+
+func (p *flakyPublisher) count(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.published[id]
+}
+
+func newTestUsers(t *testing.T, db *storage.DB, n int) []storage.User {
+	t.Helper()
+	users := make([]storage.User, n)
+	for i := range users {
+		u, err := db.Users().Create(context.Background(), storage.NewUser{
+			Username: "u" + string(rune('a'+i)) + "xyz", Email: "u@example.com", PasswordHash: "x", Usercode: "CODE0" + string(rune('A'+i)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[i] = u
+	}
+	return users
+}
+
+// A worker that fails after the database write and before the publish is
+// retried: each recipient has the message exactly once in the database and
+// it is published, with the same id, at least once.
+func TestWorker_CrashBetweenPersistAndPublishIsRetriedWithoutDuplicates(t *testing.T) {
+	db := testenv.DB(t)
+	rdbURL := testenv.Redis(t)
+	opt, err := redis.ParseURL(rdbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	users := newTestUsers(t, db, 4)
+	pub := &flakyPublisher{failed: map[string]bool{}, published: map[string]int{}}
+
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:       4,
+		Queues:            map[string]int{QueueDirect: 2, QueueBroadcast: 1},
+		RetryDelayFunc:    func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
+		TaskCheckInterval: 10 * time.Millisecond,
+		Logger:            quietLogger{},
+	})
+	mux := asynq.NewServeMux()
+	NewWorker(db.Messages(), pub, prometheus.NewRegistry()).Register(mux)
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+
+	q := NewAsynqEnqueuer(asynq.NewClientFromRedisClient(rdb))
+	to := users[1].ID
+	dm := Delivery{SenderID: users[0].ID, ToID: &to, Recipients: []int{to}, Message: events.Message{ID: "01a21a36-0000-7000-8000-000000000001", Body: "dm", CreatedAt: time.Now().UTC()}}
+	bc := Delivery{SenderID: users[0].ID, Recipients: []int{users[1].ID, users[2].ID, users[3].ID}, Message: events.Message{ID: "01a21a36-0000-7000-8000-000000000002", Body: "all", Broadcast: true, CreatedAt: time.Now().UTC()}}
+	for _, d := range []Delivery{dm, bc} {
+		if err := q.Enqueue(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		// Enqueueing the same message again is a no-op, not a second task.
+		if err := q.Enqueue(context.Background(), d); err != nil {
+			t.Fatalf("re-enqueue: %v", err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for pub.count(dm.Message.ID) == 0 || pub.count(bc.Message.ID) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed deliveries were not retried to completion")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx := context.Background()
+	for _, d := range []Delivery{dm, bc} {
+		if n := db.Ent.Message.Query().Where(message.ID(d.Message.ID)).CountX(ctx); n != 1 {
+			t.Fatalf("message %s stored %d times", d.Message.ID, n)
+		}
+		for _, rid := range d.Recipients {
+			if n := db.Ent.MessageRecipient.Query().Where(messagerecipient.MessageID(d.Message.ID), messagerecipient.RecipientID(rid)).CountX(ctx); n != 1 {
+				t.Fatalf("recipient %d has message %s %d times", rid, d.Message.ID, n)
+			}
+		}
+	}
+}
+
+// Running the same task twice writes nothing new and publishes the same id.
+func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
+	db := testenv.DB(t)
+	users := newTestUsers(t, db, 2)
+	pub := &flakyPublisher{failed: map[string]bool{"01a21a36-0000-7000-8000-000000000009": true}, published: map[string]int{}}
+	w := NewWorker(db.Messages(), pub, prometheus.NewRegistry())
+	to := users[1].ID
+	payload, _ := json.Marshal(Delivery{SenderID: users[0].ID, ToID: &to, Recipients: []int{to}, ClientID: "k1",
+		Message: events.Message{ID: "01a21a36-0000-7000-8000-000000000009", Body: "twice", CreatedAt: time.Now().UTC()}})
+	for i := 0; i < 2; i++ {
+		if err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pub.count("01a21a36-0000-7000-8000-000000000009"); n != 2 {
+		t.Fatalf("published %d times, want 2 (the same id each time)", n)
+	}
+	if n := db.Ent.MessageRecipient.Query().CountX(context.Background()); n != 1 {
+		t.Fatalf("%d recipient rows, want 1", n)
+	}
+	// Another message with the same client_id is a duplicate send: dropped.
+	dup, _ := json.Marshal(Delivery{SenderID: users[0].ID, ToID: &to, Recipients: []int{to}, ClientID: "k1",
+		Message: events.Message{ID: "01a21a36-0000-7000-8000-00000000000a", Body: "dup", CreatedAt: time.Now().UTC()}})
+	if err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, dup)); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Ent.Message.Query().CountX(context.Background()); n != 1 {
+		t.Fatalf("%d messages stored, want 1: the duplicate client_id was stored", n)
+	}
+}
+
+func TestWorker_UndecodablePayloadIsNotRetried(t *testing.T) {
+	w := NewWorker(nil, nil, prometheus.NewRegistry())
+	err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, []byte("{not json")))
+	if !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("got %v, want SkipRetry", err)
+	}
+}
+
+func TestRetryDelay_GrowsAndIsCapped(t *testing.T) {
+	for n, bounds := range map[int][2]time.Duration{0: {500 * time.Millisecond, time.Second}, 3: {4 * time.Second, 8 * time.Second}, 30: {30 * time.Second, time.Minute}} {
+		for i := 0; i < 50; i++ {
+			if d := RetryDelay(n, nil, nil); d < bounds[0] || d > bounds[1] {
+				t.Fatalf("RetryDelay(%d) = %v, want within %v", n, d, bounds)
+			}
+		}
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(...any) {}
+func (quietLogger) Info(...any)  {}
+func (quietLogger) Warn(...any)  {}
+func (quietLogger) Error(...any) {}
+func (quietLogger) Fatal(...any) {}
