@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/testenv"
+)
+
+// These tests run the real binary as separate processes — two `messager
+// api` and `messager worker` — on real Redis and PostgreSQL, as in a
+// cluster. .ci/run sets the env vars they need.
+
+func requireServices(t *testing.T) {
+	t.Helper()
+	if os.Getenv(testenv.EnvRedisURL) == "" || os.Getenv(testenv.EnvDatabaseURL) == "" {
+		t.Skip("cross-process tests need real Redis and PostgreSQL: set MESSAGER_TEST_REDIS_URL and MESSAGER_TEST_DATABASE_URL")
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "messager-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "messager")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type cluster struct {
+	t        *testing.T
+	bin      string
+	redisURL string
+	dbURL    string
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	addr string
+	out  *bytes.Buffer
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (c *cluster) start(name string, args ...string) *proc {
+	c.t.Helper()
+	addr := freeAddr(c.t)
+	cmd := exec.Command(c.bin, append(args, "--http-addr", addr)...)
+	cmd.Env = append(os.Environ(), "MESSAGER_REDIS_URL="+c.redisURL, "MESSAGER_DATABASE_URL="+c.dbURL, "MESSAGER_CONFIG=")
+	out := &bytes.Buffer{}
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: cmd, addr: addr, out: out}
+	c.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if c.t.Failed() {
+			mu.Lock()
+			c.t.Logf("--- %s output (last 3000 bytes) ---\n%s", name, tail(out.String(), 3000))
+			mu.Unlock()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s not ready at %s", name, addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { _, err := p.cmd.Process.Wait(); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not exit within 30 s of SIGTERM", p.name)
+	}
+}
+
+type user struct {
+	token, code, name string
+}
+
+func call(t *testing.T, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, url, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return res.StatusCode, data
+}
+
+func signUp(t *testing.T, p *proc, name string) user {
+	t.Helper()
+	base := "http://" + p.addr
+	if st, b := call(t, "POST", base+"/api/v1/auth/register", "", map[string]string{"username": name, "email": name + "@example.com", "password": "password123"}); st != 201 {
+		t.Fatalf("register %s: %d %s", name, st, b)
+	}
+	st, b := call(t, "POST", base+"/api/v1/auth/login", "", map[string]string{"username": name, "password": "password123"})
+	if st != 200 {
+		t.Fatalf("login %s: %d %s", name, st, b)
+	}
+	var lr struct {
+		Token string
+		User  struct{ Usercode string }
+	}
+	_ = json.Unmarshal(b, &lr)
+	return user{token: lr.Token, code: lr.User.Usercode, name: name}
+}
+
+func send(t *testing.T, p *proc, from user, to, body string) string {
+	t.Helper()
+	st, b := call(t, "POST", "http://"+p.addr+"/api/v1/messages", from.token, map[string]string{"body": body, "to": to})
+	if st != 202 {
+		t.Fatalf("send: %d %s", st, b)
+	}
+	var sr struct{ Message struct{ ID string } }
+	_ = json.Unmarshal(b, &sr)
+	return sr.Message.ID
+}
+
+// listen opens a WebSocket for u on p and returns a channel of message ids.
+func listen(t *testing.T, p *proc, u user) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+p.addr+"/api/v1/stream", &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + u.token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	ids := make(chan string, 10000)
+	go func() {
+		for {
+			_, data, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var f struct {
+				Type    string
+				Message struct{ ID string }
+			}
+			if json.Unmarshal(data, &f) == nil && f.Type == "message" {
+				ids <- f.Message.ID
+			}
+		}
+	}()
+	return ids
+}
+
+func historyCounts(t *testing.T, p *proc, u user) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	before := ""
+	for {
+		url := "http://" + p.addr + "/api/v1/messages?limit=200"
+		if before != "" {
+			url += "&before=" + before
+		}
+		st, b := call(t, "GET", url, u.token, nil)
+		if st != 200 {
+			t.Fatalf("history: %d %s", st, b)
+		}
+		var page struct {
+			Messages   []struct{ ID string }
+			NextBefore *string `json:"next_before"`
+		}
+		_ = json.Unmarshal(b, &page)
+		for _, m := range page.Messages {
+			counts[m.ID]++
+		}
+		if page.NextBefore == nil {
+			return counts
+		}
+		before = *page.NextBefore
+	}
+}
+
+func newCluster(t *testing.T) *cluster {
+	requireServices(t)
+	c := &cluster{t: t, bin: buildBinary(t), redisURL: testenv.Redis(t), dbURL: testenv.DatabaseURL(t)}
+	cmd := exec.Command(c.bin, "migrate")
+	cmd.Env = append(os.Environ(), "MESSAGER_DATABASE_URL="+c.dbURL)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+	return c
+}
+
+// A user on pod A receives a message posted through pod B and persisted by
+// a worker in a third process; with no worker the API still accepts and
+// everything is delivered once a worker starts.
+func TestCluster_DeliveryAcrossPodsAndWorkers(t *testing.T) {
+	c := newCluster(t)
+	apiA := c.start("api-a", "api")
+	apiB := c.start("api-b", "api")
+	worker := c.start("worker-1", "worker")
+	alice, bob := signUp(t, apiA, "alice"), signUp(t, apiB, "bob")
+	inbox := listen(t, apiA, alice)
+
+	id := send(t, apiB, bob, alice.code, "across pods")
+	select {
+	case got := <-inbox:
+		if got != id {
+			t.Fatalf("got %s, want %s", got, id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("alice on pod A did not receive bob's message posted on pod B")
+	}
+
+	worker.stop(t)
+	var queued []string
+	start := time.Now()
+	for i := 0; i < 30; i++ {
+		queued = append(queued, send(t, apiB, bob, alice.code, fmt.Sprintf("queued %d", i)))
+	}
+	t.Logf("30 sends accepted with no worker running in %v", time.Since(start))
+	c.start("worker-2", "worker")
+	got := map[string]int{}
+	deadline := time.After(30 * time.Second)
+	for len(got) < len(queued) {
+		select {
+		case id := <-inbox:
+			got[id]++
+		case <-deadline:
+			t.Fatalf("received %d of %d queued messages after a worker started", len(got), len(queued))
+		}
+	}
+	hist := historyCounts(t, apiA, alice)
+	for _, id := range append(queued, id) {
+		if hist[id] != 1 {
+			t.Fatalf("message %s is %d times in history", id, hist[id])
+		}
+	}
+}
+
+// A worker killed outright loses nothing: its tasks are taken up by another
+// worker once asynq's lease runs out, all within two minutes, none twice.
+func TestCluster_SIGKILLedWorkerLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for asynq's 30 s lease; skipped in -short mode")
+	}
+	c := newCluster(t)
+	api := c.start("api", "api")
+	victim := c.start("worker-victim", "worker")
+	alice, bob := signUp(t, api, "alice2"), signUp(t, api, "bob2")
+	inbox := listen(t, api, alice)
+
+	opt, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+
+	const n = 400
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for s := 0; s < 8; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			for i := s; i < n; i += 8 {
+				ids <- send(t, api, bob, alice.code, fmt.Sprintf("kill %d", i))
+			}
+		}(s)
+	}
+	// Kill the worker while it holds tasks.
+	caught := 0
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if active, err := inspector.ListActiveTasks("direct"); err == nil && len(active) > 0 {
+			caught = len(active)
+			break
+		}
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = victim.cmd.Process.Wait()
+	t.Logf("worker SIGKILLed holding %d active tasks", caught)
+	wg.Wait()
+	close(ids)
+	c.start("worker-rescue", "worker")
+
+	want := map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	got := map[string]int{}
+	deadline := time.After(2 * time.Minute)
+	for len(got) < len(want) {
+		select {
+		case id := <-inbox:
+			got[id]++
+		case <-deadline:
+			t.Fatalf("after 2 minutes alice received %d of %d messages", len(got), len(want))
+		}
+	}
+	hist := historyCounts(t, api, alice)
+	for id := range want {
+		if hist[id] != 1 {
+			t.Fatalf("message %s is %d times in history", id, hist[id])
+		}
+	}
+}
