@@ -23,6 +23,8 @@ import (
 	"github.com/messager/messager/pkg/presence"
 	"github.com/messager/messager/pkg/storage"
 	"github.com/messager/messager/pkg/stream"
+	"github.com/messager/messager/pkg/telemetry"
+	"github.com/messager/messager/pkg/version"
 )
 
 // taskCheckInterval is how often an idle worker looks for new tasks.
@@ -76,8 +78,9 @@ type App struct {
 	srv      *http.Server
 	listener net.Listener
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	stopTelemetry func(context.Context) error
 }
 
 // New opens every dependency and builds the services; nothing runs until Start.
@@ -96,6 +99,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.stopTelemetry, err = telemetry.Setup(ctx, cfg.Spec.Observability.Tracing, "messager-"+string(o.Mode), version.Version); err != nil {
+		return nil, err
+	}
 
 	if o.Mode == ModeAll && cfg.Spec.Redis.URL == "" && cfg.Spec.Redis.Mode == config.RedisStandalone {
 		a.embedded, err = embedredis.Start("127.0.0.1:0")
@@ -229,6 +235,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	a.wg.Wait()
 	a.closeStores()
+	if a.stopTelemetry != nil {
+		if err := a.stopTelemetry(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush traces: %w", err))
+		}
+	}
 	a.logger.Info("messager stopped")
 	return errors.Join(errs...)
 }

@@ -27,7 +27,7 @@ import (
 // endpoints every mode serves.
 func (a *App) baseRouter() chi.Router {
 	r := chi.NewRouter()
-	r.Use(httpapi.WithRequestID, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover, httpapi.LimitBody)
+	r.Use(httpapi.WithRequestID, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover, httpapi.LimitBody, httpapi.ExtractTrace)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
 	})

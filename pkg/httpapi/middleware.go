@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // HeaderRequestID carries the request id in both directions.
@@ -221,4 +223,15 @@ func ClientIP(r *http.Request, trustForwardedFor bool) string {
 // trusted) through a proxy that says so.
 func IsTLS(r *http.Request, trustForwardedFor bool) bool {
 	return r.TLS != nil || (trustForwardedFor && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+}
+
+// ExtractTrace continues a trace the caller started (W3C traceparent), so
+// a message's trace can begin in the client.
+func ExtractTrace(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("traceparent") != "" {
+			r = r.WithContext(otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

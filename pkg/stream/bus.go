@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/messager/messager/pkg/events"
 )
@@ -113,5 +117,15 @@ func (b *Bus) deliver(hub *Hub, payload string) {
 		b.logger.Error("undecodable event on bus", "err", err)
 		return
 	}
+	if env.Trace == nil {
+		hub.Deliver(env)
+		return
+	}
+	// The last hop of a sampled message's trace: api → task → worker → push.
+	ctx := otel.GetTextMapPropagator().Extract(context.Background(), propagation.MapCarrier(env.Trace))
+	_, span := otel.Tracer("github.com/messager/messager/pkg/stream").Start(ctx, "stream.push",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messager.message_id", env.ID), attribute.Int("messager.audience", len(env.Users))))
 	hub.Deliver(env)
+	span.End()
 }

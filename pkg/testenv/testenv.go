@@ -50,6 +50,8 @@ func Redis(t testing.TB) string {
 		t.Fatalf("%s: %v", EnvRedisURL, err)
 	}
 	ctx := context.Background()
+	// Whatever database the URL names, the locks live in database 0.
+	opt.DB = 0
 	lockClient := redis.NewClient(opt)
 	defer lockClient.Close()
 	token := randomHex(8)
