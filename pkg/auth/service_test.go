@@ -212,6 +212,9 @@ func TestArgon2id_EveryBytePastSeventyTwoCounts(t *testing.T) {
 				{prefix, false},
 				{prefix + "A" + "A", false},
 			} {
+				if name == "production" && len(tc.pw) != 73 {
+					continue // each production verify costs 19 MiB and two passes
+				}
 				ok, err := h.Verify(tc.pw, hash)
 				if err != nil {
 					t.Fatal(err)
