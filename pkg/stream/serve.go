@@ -98,10 +98,14 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 }
 
 // writeBatch writes frames and flushes once, so a burst costs one flush.
+// One write deadline covers the batch: a per-frame timer would cost more
+// than the write.
 func (h *Hub) writeBatch(ctx context.Context, s sink, frames []Frame, replayed map[string]struct{}) error {
 	if len(frames) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	for _, f := range frames {
 		if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
 			return err
@@ -116,9 +120,7 @@ func (h *Hub) writeUnlessReplayed(ctx context.Context, s sink, f Frame, replayed
 			return nil
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	if err := s.write(wctx, f); err != nil {
+	if err := s.write(ctx, f); err != nil {
 		return err
 	}
 	h.countSent(f.Type)
@@ -137,18 +139,17 @@ func (h *Hub) replay(ctx context.Context, c *Conn, s sink, r Replayer, userID in
 		if err != nil {
 			return nil, fmt.Errorf("replay: %w", err)
 		}
+		frames := make([]Frame, 0, len(msgs))
 		for _, m := range msgs {
 			env, err := events.NewMessage(m, nil)
 			if err != nil {
 				return nil, err
 			}
-			if err := h.writeUnlessReplayed(ctx, s, Frame{Type: env.Type, ID: env.ID, Data: env.Frame}, nil); err != nil {
-				return nil, err
-			}
+			frames = append(frames, Frame{Type: env.Type, ID: env.ID, Data: env.Frame})
 			seen[m.ID] = struct{}{}
 			cursor = m.ID
 		}
-		if err := s.flush(); err != nil {
+		if err := h.writeBatch(ctx, s, frames, nil); err != nil {
 			return nil, err
 		}
 		if len(msgs) < replayPage {
