@@ -25,11 +25,16 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, &ValidationError{Problems: []FieldError{{Path: "(document)", Message: err.Error()}}}
 	}
+	var problems []FieldError
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		// A second document would be silently ignored: refuse it.
+		problems = append(problems, FieldError{Path: "(document)", Message: "holds more than one YAML document; put one MessagerConfig per file"})
+	}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
-	var problems []FieldError
 	if doc.Kind != yaml.MappingNode {
 		problems = append(problems, FieldError{Path: "(document)", Message: "must be a mapping with apiVersion, kind, metadata and spec"})
 		return nil, &ValidationError{Problems: problems}
@@ -98,6 +103,10 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 // records every key that has no matching field, with its full path, so a
 // misspelt field is named exactly rather than silently ignored.
 func checkKnownFields(n *yaml.Node, t reflect.Type, path string, problems *[]FieldError) {
+	// Follow aliases: a field reached through *alias is as real as any.
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -116,6 +125,9 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, problems *[]Fie
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
+			if n.Content[i].Kind != yaml.ScalarNode {
+				key = fmt.Sprintf("(non-scalar key at line %d)", n.Content[i].Line)
+			}
 			p := join(path, key)
 			f, ok := fields[key]
 			if !ok {

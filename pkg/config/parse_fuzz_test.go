@@ -67,7 +67,6 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestParse_NonScalarKeyIsNamed(t *testing.T) {
-	t.Skip("BUG: a mapping key that is not a scalar (YAML `? [a]\\n: b`) is reported as unknown with an empty path: \": unknown field (line 1)\"")
 	_, err := Parse([]byte("? [a]\n: b\n"))
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
@@ -81,7 +80,6 @@ func TestParse_NonScalarKeyIsNamed(t *testing.T) {
 }
 
 func TestParse_SecondDocumentIsNotSilentlyIgnored(t *testing.T) {
-	t.Skip("BUG: Parse decodes only the first YAML document; a second one (here with ttl: -5s) is dropped without a problem, so `config validate` passes a file whose settings are never applied")
 	doc := "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\n---\nspec: {presence: {ttl: -5s}}\n"
 	if _, err := Parse([]byte(doc)); err == nil {
 		t.Fatal("accepted a file whose second document is ignored")
@@ -89,7 +87,6 @@ func TestParse_SecondDocumentIsNotSilentlyIgnored(t *testing.T) {
 }
 
 func TestParse_UnknownFieldThroughAliasIsReported(t *testing.T) {
-	t.Skip("BUG: checkKnownFields does not follow YAML aliases, so an unknown field reached through *alias (spec.presence.ttlx here) is silently ignored instead of reported")
 	doc := "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a, labels: &l {ttlx: 5s}}\nspec: {presence: *l}\n"
 	if _, err := Parse([]byte(doc)); err == nil {
 		t.Fatal("accepted an unknown field reached through an alias")

@@ -19,7 +19,16 @@ const MaxBodyBytes = 64 << 10
 func DecodeJSON(r *http.Request, dst any) error {
 	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
 	dec := json.NewDecoder(body)
-	err := dec.Decode(dst)
+	// Read the value whole first: json.Decoder turns `null` into a silent
+	// no-op, and only an object is a request.
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	if err == nil && (len(raw) == 0 || raw[0] != '{') {
+		return NewProblem(http.StatusBadRequest, "the request body must be a JSON object")
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, dst)
+	}
 	if err == nil {
 		// Exactly one value: trailing garbage is malformed input.
 		if _, terr := dec.Token(); terr != io.EOF {

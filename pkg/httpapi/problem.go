@@ -94,7 +94,8 @@ func (c *Classifier) Dependency(name string, match func(error) bool) {
 	c.deps = append(c.deps, dependencyError{name: name, match: match})
 }
 
-// Problem converts any error to the problem to send.
+// Problem converts any error to the problem to send. A nil Classifier
+// knows no dependencies but still answers.
 func (c *Classifier) Problem(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
@@ -104,7 +105,11 @@ func (c *Classifier) Problem(err error) *Problem {
 	if errors.As(err, &ve) {
 		return fromValidation(ve)
 	}
-	for _, d := range c.deps {
+	var deps []dependencyError
+	if c != nil {
+		deps = c.deps
+	}
+	for _, d := range deps {
 		if d.match(err) {
 			return Unavailable(d.name, err)
 		}
