@@ -81,6 +81,8 @@ type App struct {
 	cancel        context.CancelFunc
 	wg            sync.WaitGroup
 	stopTelemetry func(context.Context) error
+	stopWriters   context.CancelFunc
+	writersDone   chan struct{}
 }
 
 // New opens every dependency and builds the services; nothing runs until Start.
@@ -192,9 +194,17 @@ func (a *App) Start() error {
 	a.cancel = cancel
 	if a.worker != nil {
 		mux := asynq.NewServeMux()
-		messaging.NewWorker(a.db.Messages(), a.bus, a.registry).Register(mux)
+		w := messaging.NewWorker(a.db.Messages(), a.bus, a.registry, a.logger)
+		w.Register(mux)
+		// The writers outlive the asynq server: they stop only once every
+		// handler has returned (Shutdown stops the server first).
+		wctx, stopWriters := context.WithCancel(context.Background())
+		a.stopWriters = stopWriters
+		a.writersDone = make(chan struct{})
+		go func() { defer close(a.writersDone); w.Run(wctx) }()
 		if err := a.worker.Start(mux); err != nil {
 			cancel()
+			stopWriters()
 			return fmt.Errorf("start worker: %w", err)
 		}
 	}
@@ -229,6 +239,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 		// asynq waits up to ShutdownTimeout for running tasks and puts
 		// unfinished ones back on their queue, so none is lost.
 		a.worker.Shutdown()
+		if a.stopWriters != nil {
+			a.stopWriters()
+			<-a.writersDone
+		}
 	}
 	if a.cancel != nil {
 		a.cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -17,27 +18,27 @@ import (
 	"github.com/messager/messager/pkg/storage"
 )
 
-// MessageWriter persists a message with its recipients idempotently;
-// *storage.Messages.
-type MessageWriter interface {
-	Save(ctx context.Context, m storage.NewMessage) (bool, error)
-}
-
-// Worker handles TypeDeliver tasks.
+// Worker handles TypeDeliver tasks. Run must be running while the asynq
+// server calls its handlers.
 type Worker struct {
-	store     MessageWriter
-	pub       Publisher
+	batch     *batcher
 	persisted *prometheus.CounterVec
 	latency   prometheus.Histogram
 	taskTime  *prometheus.HistogramVec
 	tracer    trace.Tracer
 }
 
+// Batch sizes: up to maxBatch messages share a transaction, and
+// batchWriters transactions run at once.
+const (
+	maxBatch     = 64
+	batchWriters = 4
+)
+
 // NewWorker returns the task handler, registering its metrics on reg.
-func NewWorker(store MessageWriter, pub Publisher, reg prometheus.Registerer) *Worker {
+func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer, logger *slog.Logger) *Worker {
 	w := &Worker{
-		store: store,
-		pub:   pub,
+		batch: newBatcher(store, pub, logger, batchWriters, maxBatch),
 		persisted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messager_messages_persisted_total", Help: "Messages persisted and published by workers, by kind.",
 		}, []string{"kind"}),
@@ -55,13 +56,18 @@ func NewWorker(store MessageWriter, pub Publisher, reg prometheus.Registerer) *W
 	return w
 }
 
+// Run runs the writers that persist and publish deliveries until ctx
+// ends; stop the asynq server first so no handler is left waiting.
+func (w *Worker) Run(ctx context.Context) { w.batch.run(ctx) }
+
 // Register adds the worker's handlers to mux.
 func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeDeliver, w.HandleDeliver)
 }
 
 // HandleDeliver persists the message and its recipients, then publishes
-// the message to the sender and every recipient. Both steps are
+// the message to the sender and every recipient (batched with other
+// handlers' messages; see batcher). Both steps are
 // idempotent, so when the process dies between them asynq's retry (or
 // another worker, once the lease lapses) finishes the job: each recipient
 // has the message once in the database and receives it at least once,
@@ -77,36 +83,36 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		trace.WithAttributes(attribute.String("messager.message_id", d.Message.ID), attribute.Int("messager.recipients", len(d.Recipients))))
 	defer span.End()
 
-	fresh, err := w.store.Save(ctx, storage.NewMessage{
+	m := d.Message
+	m.Status = events.StatusDelivered
+	// The event is encoded only once the message is known to be fresh.
+	encode := func() (events.Envelope, error) {
+		audience := make([]int, 0, len(d.Recipients)+1)
+		audience = append(audience, d.Recipients...)
+		audience = append(audience, d.SenderID)
+		env, err := events.NewMessage(m, audience)
+		if err != nil {
+			return env, fmt.Errorf("encode message %s: %v: %w", m.ID, err, asynq.SkipRetry)
+		}
+		carrier := propagation.MapCarrier{}
+		otel.GetTextMapPropagator().Inject(ctx, carrier)
+		if len(carrier) > 0 {
+			env.Trace = carrier
+		}
+		return env, nil
+	}
+	fresh, err := w.batch.submit(ctx, storage.NewMessage{
 		ID: d.Message.ID, SenderID: d.SenderID, ToID: d.ToID, Body: d.Message.Body,
 		Broadcast: d.Message.Broadcast, ClientID: d.ClientID, CreatedAt: d.Message.CreatedAt, Recipients: d.Recipients,
-	})
+	}, encode)
 	if err != nil {
 		span.RecordError(err)
-		return fmt.Errorf("persist message %s: %w", d.Message.ID, err)
+		return fmt.Errorf("deliver message %s: %w", d.Message.ID, err)
 	}
 	if !fresh {
 		// Another message of this sender holds the client_id: a duplicate
 		// send that slipped past the API's check. Deliver nothing.
 		return nil
-	}
-	m := d.Message
-	m.Status = events.StatusDelivered
-	audience := make([]int, 0, len(d.Recipients)+1)
-	audience = append(audience, d.Recipients...)
-	audience = append(audience, d.SenderID)
-	env, err := events.NewMessage(m, audience)
-	if err != nil {
-		return fmt.Errorf("encode message %s: %v: %w", m.ID, err, asynq.SkipRetry)
-	}
-	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	if len(carrier) > 0 {
-		env.Trace = carrier
-	}
-	if err := w.pub.Publish(ctx, env); err != nil {
-		span.RecordError(err)
-		return fmt.Errorf("publish message %s: %w", m.ID, err)
 	}
 	kind := "direct"
 	if m.Broadcast {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,15 @@ func (p *flakyPublisher) Publish(_ context.Context, env events.Envelope) error {
 		return errors.New("simulated crash between persist and publish")
 	}
 	p.published[env.ID]++
+	return nil
+}
+
+func (p *flakyPublisher) PublishBatch(ctx context.Context, envs []events.Envelope) error {
+	for _, env := range envs {
+		if err := p.Publish(ctx, env); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -83,7 +93,8 @@ func TestWorker_CrashBetweenPersistAndPublishIsRetriedWithoutDuplicates(t *testi
 		Logger:            quietLogger{},
 	})
 	mux := asynq.NewServeMux()
-	NewWorker(db.Messages(), pub, prometheus.NewRegistry()).Register(mux)
+	w := startWorker(t, db, pub)
+	w.Register(mux)
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +138,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 	db := testenv.DB(t)
 	users := newTestUsers(t, db, 2)
 	pub := &flakyPublisher{failed: map[string]bool{"01a21a36-0000-7000-8000-000000000009": true}, published: map[string]int{}}
-	w := NewWorker(db.Messages(), pub, prometheus.NewRegistry())
+	w := startWorker(t, db, pub)
 	to := users[1].ID
 	payload, _ := json.Marshal(Delivery{SenderID: users[0].ID, ToID: &to, Recipients: []int{to}, ClientID: "k1",
 		Message: events.Message{ID: "01a21a36-0000-7000-8000-000000000009", Body: "twice", CreatedAt: time.Now().UTC()}})
@@ -154,7 +165,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 }
 
 func TestWorker_UndecodablePayloadIsNotRetried(t *testing.T) {
-	w := NewWorker(nil, nil, prometheus.NewRegistry())
+	w := NewWorker(nil, nil, prometheus.NewRegistry(), slog.Default())
 	err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, []byte("{not json")))
 	if !errors.Is(err, asynq.SkipRetry) {
 		t.Fatalf("got %v, want SkipRetry", err)
@@ -169,6 +180,17 @@ func TestRetryDelay_GrowsAndIsCapped(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startWorker returns a worker whose writers run until the test ends.
+func startWorker(t *testing.T, db *storage.DB, pub BatchPublisher) *Worker {
+	t.Helper()
+	w := NewWorker(db.Messages(), pub, prometheus.NewRegistry(), slog.Default())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
 }
 
 type quietLogger struct{}

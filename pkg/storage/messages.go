@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -43,57 +42,116 @@ const recipientChunk = 2000
 // sender already has a different message with the same client_id — a
 // duplicate send that must not be delivered.
 func (s *Messages) Save(ctx context.Context, m NewMessage) (bool, error) {
+	fresh, err := s.SaveBatch(ctx, []NewMessage{m})
+	if err != nil {
+		return false, err
+	}
+	return fresh[0], nil
+}
+
+// messageChunk keeps a multi-row message insert well under the bind
+// parameter limits (7 per row).
+const messageChunk = 500
+
+// SaveBatch writes several messages and all their recipients in one
+// transaction (a group commit: one commit for many messages), with Save's
+// idempotency per message. fresh[i] reports whether ms[i] is to be
+// delivered: true when it was stored now or by an earlier attempt, false
+// when its client_id belongs to another message of the same sender.
+func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) (fresh []bool, err error) {
 	tx, err := s.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
-		return false, classify(err)
+		return nil, classify(err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	b := entsql.Dialect(s.db.Dialect)
 
-	var clientID any
-	if m.ClientID != "" {
-		clientID = m.ClientID
-	}
-	var toID any
-	if m.ToID != nil {
-		toID = *m.ToID
-	}
-	q, args := b.Insert(message.Table).
-		Columns(message.FieldID, message.FieldSenderID, message.FieldToID, message.FieldBody, message.FieldBroadcast, message.FieldClientID, message.FieldCreatedAt).
-		Values(m.ID, m.SenderID, toID, m.Body, m.Broadcast, clientID, m.CreatedAt.UTC()).
-		OnConflict(entsql.DoNothing()).Query()
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return false, classify(err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		// Nothing inserted: either this is a retry (the id exists) or the
-		// client_id belongs to another message (a duplicate send).
-		q, args := b.Select(message.FieldID).From(b.Table(message.Table)).Where(entsql.EQ(message.FieldID, m.ID)).Query()
-		var id string
-		if err := tx.QueryRowContext(ctx, q, args...).Scan(&id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return false, nil
+	stored := make(map[string]bool, len(ms))
+	for start := 0; start < len(ms); start += messageChunk {
+		chunk := ms[start:min(start+messageChunk, len(ms))]
+		ins := b.Insert(message.Table).
+			Columns(message.FieldID, message.FieldSenderID, message.FieldToID, message.FieldBody, message.FieldBroadcast, message.FieldClientID, message.FieldCreatedAt)
+		for _, m := range chunk {
+			var clientID, toID any
+			if m.ClientID != "" {
+				clientID = m.ClientID
 			}
-			return false, classify(err)
+			if m.ToID != nil {
+				toID = *m.ToID
+			}
+			ins.Values(m.ID, m.SenderID, toID, m.Body, m.Broadcast, clientID, m.CreatedAt.UTC())
+		}
+		// RETURNING names the rows this statement inserted; the others
+		// exist already (a retry) or clash on client_id (a duplicate).
+		q, args := ins.OnConflict(entsql.DoNothing()).Returning(message.FieldID).Query()
+		if err := collectIDs(ctx, tx, q, args, stored); err != nil {
+			return nil, err
 		}
 	}
+	var missing []any
+	for _, m := range ms {
+		if !stored[m.ID] {
+			missing = append(missing, m.ID)
+		}
+	}
+	if len(missing) > 0 {
+		q, args := b.Select(message.FieldID).From(b.Table(message.Table)).Where(entsql.In(message.FieldID, missing...)).Query()
+		if err := collectIDs(ctx, tx, q, args, stored); err != nil {
+			return nil, err
+		}
+	}
+
 	now := time.Now().UTC()
-	for start := 0; start < len(m.Recipients); start += recipientChunk {
-		end := min(start+recipientChunk, len(m.Recipients))
-		ins := b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt)
-		for _, rid := range m.Recipients[start:end] {
-			ins.Values(m.ID, rid, now)
+	ins, rows := b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt), 0
+	flush := func() error {
+		if rows == 0 {
+			return nil
 		}
 		q, args := ins.OnConflict(entsql.DoNothing()).Query()
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return false, classify(err)
+			return classify(err)
+		}
+		ins, rows = b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt), 0
+		return nil
+	}
+	fresh = make([]bool, len(ms))
+	for i, m := range ms {
+		if !stored[m.ID] {
+			continue
+		}
+		fresh[i] = true
+		for _, rid := range m.Recipients {
+			ins.Values(m.ID, rid, now)
+			if rows++; rows == recipientChunk {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return false, classify(err)
+	if err := flush(); err != nil {
+		return nil, err
 	}
-	return true, nil
+	if err := tx.Commit(); err != nil {
+		return nil, classify(err)
+	}
+	return fresh, nil
+}
+
+func collectIDs(ctx context.Context, tx *sql.Tx, q string, args []any, into map[string]bool) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return classify(err)
+		}
+		into[id] = true
+	}
+	return classify(rows.Err())
 }
 
 // History returns up to limit of userID's messages, sent or received, with

@@ -56,6 +56,25 @@ func (b *Bus) Publish(ctx context.Context, env events.Envelope) error {
 	return nil
 }
 
+// PublishBatch sends several events in one pipelined round trip.
+func (b *Bus) PublishBatch(ctx context.Context, envs []events.Envelope) error {
+	if len(envs) == 1 {
+		return b.Publish(ctx, envs[0])
+	}
+	pipe := b.rdb.Pipeline()
+	for _, env := range envs {
+		data, err := json.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		pipe.Publish(ctx, b.channel, data)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	return nil
+}
+
 // Run subscribes and delivers every event to hub until ctx ends. When the
 // subscription is re-established after a Redis failure, events may have
 // been missed in between, so every local stream is closed to make its

@@ -1,0 +1,153 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/storage"
+)
+
+// BatchWriter persists many messages in one transaction; *storage.Messages.
+type BatchWriter interface {
+	SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]bool, error)
+}
+
+// BatchPublisher publishes many events in one round trip; *stream.Bus.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, envs []events.Envelope) error
+}
+
+// batcher gathers the deliveries of concurrently running task handlers
+// and persists and publishes them together: one transaction and one
+// pipelined publish per batch instead of per message (group commit). A
+// batch is whatever is waiting when a writer is free, so under light load
+// a message goes alone and pays no extra latency; under heavy load the
+// commit cost is shared. Each handler still returns only after its own
+// message is stored and published, so asynq's retries work as before.
+type batcher struct {
+	store   BatchWriter
+	pub     BatchPublisher
+	logger  *slog.Logger
+	in      chan *job
+	quit    chan struct{}
+	maxSize int
+	writers int
+}
+
+type job struct {
+	msg  storage.NewMessage
+	env  func() (events.Envelope, error)
+	done chan result
+}
+
+type result struct {
+	fresh bool
+	err   error
+}
+
+// errStopped is returned to handlers whose delivery arrived after shutdown;
+// asynq retries the task later.
+var errStopped = errors.New("worker is stopping")
+
+func newBatcher(store BatchWriter, pub BatchPublisher, logger *slog.Logger, writers, maxSize int) *batcher {
+	return &batcher{store: store, pub: pub, logger: logger, in: make(chan *job), quit: make(chan struct{}), maxSize: maxSize, writers: writers}
+}
+
+// submit hands one message to the writers and waits for it to be stored
+// and, when fresh, published.
+func (b *batcher) submit(ctx context.Context, m storage.NewMessage, env func() (events.Envelope, error)) (bool, error) {
+	j := &job{msg: m, env: env, done: make(chan result, 1)}
+	select {
+	case b.in <- j:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-b.quit:
+		return false, errStopped
+	}
+	r := <-j.done
+	return r.fresh, r.err
+}
+
+// run starts the writers and returns when ctx ends.
+func (b *batcher) run(ctx context.Context) {
+	done := make(chan struct{})
+	for i := 0; i < b.writers; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			b.write(ctx)
+		}()
+	}
+	<-ctx.Done()
+	close(b.quit)
+	for i := 0; i < b.writers; i++ {
+		<-done
+	}
+}
+
+func (b *batcher) write(ctx context.Context) {
+	batch := make([]*job, 0, b.maxSize)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-b.in:
+			batch = append(batch[:0], j)
+		}
+	more:
+		for len(batch) < b.maxSize {
+			select {
+			case j := <-b.in:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		// The handlers' own contexts bound each message; the batch runs
+		// to completion so no handler is left without an answer.
+		b.process(context.WithoutCancel(ctx), batch)
+	}
+}
+
+func (b *batcher) process(ctx context.Context, batch []*job) {
+	msgs := make([]storage.NewMessage, len(batch))
+	for i, j := range batch {
+		msgs[i] = j.msg
+	}
+	fresh, err := b.store.SaveBatch(ctx, msgs)
+	if err != nil && len(batch) > 1 && !errors.Is(err, storage.ErrUnavailable) {
+		// One bad message must not fail its neighbours: save each alone.
+		for _, j := range batch {
+			b.process(ctx, []*job{j})
+		}
+		return
+	}
+	if err != nil {
+		for _, j := range batch {
+			j.done <- result{err: err}
+		}
+		return
+	}
+	envs := make([]events.Envelope, 0, len(batch))
+	owners := make([]*job, 0, len(batch))
+	for i, j := range batch {
+		if !fresh[i] {
+			j.done <- result{fresh: false}
+			continue
+		}
+		env, err := j.env()
+		if err != nil {
+			j.done <- result{err: err}
+			continue
+		}
+		envs = append(envs, env)
+		owners = append(owners, j)
+	}
+	if len(envs) > 0 {
+		err = b.pub.PublishBatch(ctx, envs)
+	}
+	for _, j := range owners {
+		j.done <- result{fresh: true, err: err}
+	}
+}
