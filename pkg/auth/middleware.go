@@ -61,7 +61,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, fromCookie := TokenFromRequest(r)
 		if token == "" {
-			writeError(w, r, a.errors, ErrUnauthenticated)
+			httpapi.WriteProblem(w, r, problemFor(ErrUnauthenticated, a.errors))
 			return
 		}
 		if fromCookie && !safeMethod(r.Method) && !a.originAllowed(r) {
@@ -70,7 +70,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		}
 		p, err := a.svc.Authenticate(r.Context(), token)
 		if err != nil {
-			writeError(w, r, a.errors, err)
+			httpapi.WriteProblem(w, r, problemFor(err, a.errors))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p, token)))

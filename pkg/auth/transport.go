@@ -19,21 +19,9 @@ type HandlerOptions struct {
 	Errors            *httpapi.Classifier
 }
 
-type transportKey int
-
-const requestKey transportKey = iota
-
 // MakeHandler returns the routes under /api/v1/auth.
 func MakeHandler(s Service, authn *Authenticator, o HandlerOptions) http.Handler {
-	opts := []kithttp.ServerOption{
-		kithttp.ServerErrorEncoder(func(ctx context.Context, err error, w http.ResponseWriter) {
-			r, _ := ctx.Value(requestKey).(*http.Request)
-			writeError(w, r, o.Errors, err)
-		}),
-		kithttp.ServerBefore(func(ctx context.Context, r *http.Request) context.Context {
-			return context.WithValue(ctx, requestKey, r)
-		}),
-	}
+	opts := httpapi.KitOptions(func(err error) *httpapi.Problem { return problemFor(err, o.Errors) })
 	register := kithttp.NewServer(makeRegisterEndpoint(s), decodeRegister, encodeStatus(http.StatusCreated), opts...)
 	login := kithttp.NewServer(makeLoginEndpoint(s), decodeLogin(o.TrustForwardedFor), encodeLogin(o.TrustForwardedFor), opts...)
 	logout := kithttp.NewServer(makeLogoutEndpoint(s), kithttp.NopRequestDecoder, encodeLogout(o.TrustForwardedFor), opts...)
@@ -75,7 +63,7 @@ func encodeStatus(status int) kithttp.EncodeResponseFunc {
 func encodeLogin(trustXFF bool) kithttp.EncodeResponseFunc {
 	return func(ctx context.Context, w http.ResponseWriter, response any) error {
 		res := response.(loginResponse)
-		r, _ := ctx.Value(requestKey).(*http.Request)
+		r := httpapi.RequestFrom(ctx)
 		http.SetCookie(w, &http.Cookie{
 			Name:     CookieName,
 			Value:    res.Token,
@@ -92,7 +80,7 @@ func encodeLogin(trustXFF bool) kithttp.EncodeResponseFunc {
 
 func encodeLogout(trustXFF bool) kithttp.EncodeResponseFunc {
 	return func(ctx context.Context, w http.ResponseWriter, _ any) error {
-		r, _ := ctx.Value(requestKey).(*http.Request)
+		r := httpapi.RequestFrom(ctx)
 		http.SetCookie(w, &http.Cookie{
 			Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 			SameSite: http.SameSiteLaxMode, Secure: r != nil && httpapi.IsTLS(r, trustXFF),
@@ -102,23 +90,21 @@ func encodeLogout(trustXFF bool) kithttp.EncodeResponseFunc {
 	}
 }
 
-// writeError is the one place auth's domain errors become HTTP statuses.
-func writeError(w http.ResponseWriter, r *http.Request, c *httpapi.Classifier, err error) {
+// problemFor is the one place auth's domain errors become HTTP statuses.
+func problemFor(err error, c *httpapi.Classifier) *httpapi.Problem {
 	var rl *RateLimitedError
-	var p *httpapi.Problem
 	switch {
 	case errors.Is(err, ErrUsernameTaken):
-		p = httpapi.NewProblem(http.StatusConflict, "that username is already taken")
+		return httpapi.NewProblem(http.StatusConflict, "that username is already taken")
 	case errors.Is(err, ErrInvalidCredentials):
-		p = httpapi.NewProblem(http.StatusUnauthorized, "invalid username or password")
+		return httpapi.NewProblem(http.StatusUnauthorized, "invalid username or password")
 	case errors.Is(err, ErrUnauthenticated):
-		p = httpapi.NewProblem(http.StatusUnauthorized, "sign in first: send the session cookie or an Authorization: Bearer token")
-		w.Header().Set("WWW-Authenticate", `Bearer realm="messager"`)
+		return httpapi.NewProblem(http.StatusUnauthorized, "sign in first: send the session cookie or an Authorization: Bearer token")
 	case errors.As(err, &rl):
-		p = httpapi.NewProblem(http.StatusTooManyRequests, "too many failed sign-in attempts; try again later")
+		p := httpapi.NewProblem(http.StatusTooManyRequests, "too many failed sign-in attempts; try again later")
 		p.RetryAfter = rl.RetryAfter
+		return p
 	default:
-		p = c.Problem(err)
+		return c.Problem(err)
 	}
-	httpapi.WriteProblem(w, r, p)
 }

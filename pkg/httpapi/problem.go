@@ -138,6 +138,10 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	h := w.Header()
 	h.Set("Content-Type", ContentTypeProblem)
 	h.Set("Cache-Control", "no-store")
+	if p.Status == http.StatusUnauthorized {
+		// RFC 9110: a 401 names the scheme that would work.
+		h.Set("WWW-Authenticate", `Bearer realm="messager"`)
+	}
 	if p.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
 	}

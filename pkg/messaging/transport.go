@@ -14,22 +14,10 @@ import (
 	"github.com/messager/messager/pkg/validation"
 )
 
-type transportKey int
-
-const requestKey transportKey = iota
-
 // MakeHandler returns the routes under /api/v1/messages; every route needs
 // an authenticated caller.
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := []kithttp.ServerOption{
-		kithttp.ServerBefore(func(ctx context.Context, r *http.Request) context.Context {
-			return context.WithValue(ctx, requestKey, r)
-		}),
-		kithttp.ServerErrorEncoder(func(ctx context.Context, err error, w http.ResponseWriter) {
-			r, _ := ctx.Value(requestKey).(*http.Request)
-			httpapi.WriteProblem(w, r, problemFor(err, errs))
-		}),
-	}
+	opts := httpapi.KitOptions(func(err error) *httpapi.Problem { return problemFor(err, errs) })
 	send := kithttp.NewServer(makeSendEndpoint(s), decodeSend, encodeSend, opts...)
 	list := kithttp.NewServer(makeListEndpoint(s), decodeList, encodeOK, opts...)
 	unread := kithttp.NewServer(makeUnreadEndpoint(s), kithttp.NopRequestDecoder, encodeOK, opts...)

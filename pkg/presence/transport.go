@@ -11,22 +11,12 @@ import (
 	"github.com/messager/messager/pkg/httpapi"
 )
 
-type transportKey int
-
-const requestKey transportKey = iota
-
 // MakeHandler returns the routes under /api/v1/presence; every route needs
 // an authenticated caller.
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := []kithttp.ServerOption{
-		kithttp.ServerBefore(func(ctx context.Context, r *http.Request) context.Context {
-			return context.WithValue(ctx, requestKey, r)
-		}),
-		kithttp.ServerErrorEncoder(func(ctx context.Context, err error, w http.ResponseWriter) {
-			r, _ := ctx.Value(requestKey).(*http.Request)
-			httpapi.WriteProblem(w, r, errs.Problem(err))
-		}),
-	}
+	// Presence has no domain errors of its own: every error is a
+	// dependency's or the caller's authentication.
+	opts := httpapi.KitOptions(errs.Problem)
 	online := kithttp.NewServer(makeOnlineEndpoint(s), kithttp.NopRequestDecoder, func(_ context.Context, w http.ResponseWriter, res any) error {
 		return httpapi.WriteJSON(w, http.StatusOK, res)
 	}, opts...)

@@ -120,9 +120,16 @@ func (h *Hub) unregister(c *Conn) {
 }
 
 // CloseAll closes every connection and refuses new ones (shutdown).
-func (h *Hub) CloseAll() {
+func (h *Hub) CloseAll() { h.closeEvery(true) }
+
+// Resync closes every connection without refusing new ones: used when the
+// pub/sub subscription was lost, since events may have been missed; clients
+// reconnect with after= and the gap is replayed from the database.
+func (h *Hub) Resync() { h.closeEvery(false) }
+
+func (h *Hub) closeEvery(refuseNew bool) {
 	h.mu.Lock()
-	h.closed = true
+	h.closed = h.closed || refuseNew
 	var all []*Conn
 	for _, set := range h.users {
 		for c := range set {
@@ -130,23 +137,6 @@ func (h *Hub) CloseAll() {
 		}
 	}
 	h.mu.Unlock()
-	for _, c := range all {
-		c.close(closeGoingAway)
-	}
-}
-
-// Resync closes every connection without refusing new ones: used when the
-// pub/sub subscription was lost, since events may have been missed; clients
-// reconnect with after= and the gap is replayed from the database.
-func (h *Hub) Resync() {
-	h.mu.RLock()
-	var all []*Conn
-	for _, set := range h.users {
-		for c := range set {
-			all = append(all, c)
-		}
-	}
-	h.mu.RUnlock()
 	for _, c := range all {
 		c.close(closeGoingAway)
 	}
