@@ -235,6 +235,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if err := a.srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
+	if a.hub != nil {
+		// Shutdown closed every stream (RegisterOnShutdown); WebSocket
+		// streams run outside the server's goroutines, so wait for them.
+		a.hub.Wait()
+	}
 	if a.worker != nil {
 		// asynq waits up to ShutdownTimeout for running tasks and puts
 		// unfinished ones back on their queue, so none is lost.

@@ -22,6 +22,8 @@ type Frame struct {
 type Hub struct {
 	mu    sync.RWMutex
 	users map[int]map[*Conn]struct{}
+	// wg counts WebSocket streams served outside their request's goroutine.
+	wg sync.WaitGroup
 	// bufferSize bounds each connection's queue of frames.
 	bufferSize int
 	closed     bool
@@ -121,6 +123,9 @@ func (h *Hub) unregister(c *Conn) {
 
 // CloseAll closes every connection and refuses new ones (shutdown).
 func (h *Hub) CloseAll() { h.closeEvery(true) }
+
+// Wait returns when every stream has ended (after CloseAll).
+func (h *Hub) Wait() { h.wg.Wait() }
 
 // Resync closes every connection without refusing new ones: used when the
 // pub/sub subscription was lost, since events may have been missed; clients

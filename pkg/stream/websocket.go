@@ -44,22 +44,33 @@ func originPatterns(origins []string) []string {
 }
 
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID int, after string) {
+	// Counted before the upgrade, while http.Server.Shutdown still waits
+	// for this request, so Hub.Wait cannot miss the stream.
+	h.hub.wg.Add(1)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:  h.originPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		h.hub.wg.Done()
 		return // Accept has answered the client.
 	}
 	c.SetReadLimit(4096)
+	// The connection is hijacked, so it can outlive this handler. Serving
+	// it from a fresh goroutine lets the request's goroutine — whose stack
+	// grew through every middleware — and the request itself be freed:
+	// an idle stream then costs a small stack instead of a deep one.
 	// Clients send nothing but control frames; CloseRead handles them and
 	// cancels ctx when the client goes away.
-	ctx := c.CloseRead(r.Context())
-	err = h.hub.serve(ctx, userID, "ws", after, wsSink{c: c}, h.replay, h.pingEvery)
-	if err != nil && ctx.Err() == nil {
-		h.logger.DebugContext(r.Context(), "websocket ended", "user_id", userID, "err", err)
-		_ = c.Close(websocket.StatusInternalError, "stream error: reconnect with after=")
-		return
-	}
-	_ = c.CloseNow()
+	go func() {
+		defer h.hub.wg.Done()
+		ctx := c.CloseRead(context.Background())
+		err := h.hub.serve(ctx, userID, "ws", after, wsSink{c: c}, h.replay, h.pingEvery)
+		if err != nil && ctx.Err() == nil {
+			h.logger.Debug("websocket ended", "user_id", userID, "err", err)
+			_ = c.Close(websocket.StatusInternalError, "stream error: reconnect with after=")
+			return
+		}
+		_ = c.CloseNow()
+	}()
 }
