@@ -73,7 +73,7 @@ type App struct {
 	bus     *stream.Bus
 	tracker *presence.Tracker
 	client  *asynq.Client
-	worker  *asynq.Server
+	workers []*asynq.Server
 
 	srv      *http.Server
 	listener net.Listener
@@ -141,7 +141,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.srv.Handler = a.opsRouter()
 	}
 	if o.Mode != ModeAPI {
-		a.worker = a.newWorker()
+		a.workers = a.newWorkers()
 	}
 	return a, nil
 }
@@ -153,10 +153,35 @@ func (a *App) errorClassifier() *httpapi.Classifier {
 	return c
 }
 
-func (a *App) newWorker() *asynq.Server {
+// dequeuers is how many asynq servers a worker process runs. One asynq
+// server takes tasks off Redis one round trip at a time, which caps a
+// process near 1/RTT tasks per second however large its concurrency;
+// several servers in one process dequeue in parallel, exactly as several
+// worker pods would.
+const dequeuers = 4
+
+func (a *App) newWorkers() []*asynq.Server {
+	w := a.cfg.Spec.Worker
+	n := min(dequeuers, w.Concurrency)
+	servers := make([]*asynq.Server, n)
+	for i := range servers {
+		// Split the concurrency; the first servers take the remainder.
+		servers[i] = a.newWorker(w.Concurrency/n + btoi(i < w.Concurrency%n))
+	}
+	return servers
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (a *App) newWorker(concurrency int) *asynq.Server {
 	w := a.cfg.Spec.Worker
 	srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
-		Concurrency: w.Concurrency,
+		Concurrency: concurrency,
 		Queues: map[string]int{
 			messaging.QueueDirect:      w.Queues.Direct,
 			messaging.QueueBroadcast:   w.Queues.Broadcast,
@@ -192,7 +217,7 @@ func (a *App) Start() error {
 	a.listener = ln
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	if a.worker != nil {
+	if len(a.workers) > 0 {
 		mux := asynq.NewServeMux()
 		w := messaging.NewWorker(a.db.Messages(), a.bus, a.registry, a.logger)
 		w.Register(mux)
@@ -202,10 +227,15 @@ func (a *App) Start() error {
 		a.stopWriters = stopWriters
 		a.writersDone = make(chan struct{})
 		go func() { defer close(a.writersDone); w.Run(wctx) }()
-		if err := a.worker.Start(mux); err != nil {
-			cancel()
-			stopWriters()
-			return fmt.Errorf("start worker: %w", err)
+		for i, srv := range a.workers {
+			if err := srv.Start(mux); err != nil {
+				for _, started := range a.workers[:i] {
+					started.Shutdown()
+				}
+				cancel()
+				stopWriters()
+				return fmt.Errorf("start worker: %w", err)
+			}
 		}
 	}
 	if a.hub != nil {
@@ -240,10 +270,15 @@ func (a *App) Shutdown(ctx context.Context) error {
 		// streams run outside the server's goroutines, so wait for them.
 		a.hub.Wait()
 	}
-	if a.worker != nil {
+	if len(a.workers) > 0 {
 		// asynq waits up to ShutdownTimeout for running tasks and puts
 		// unfinished ones back on their queue, so none is lost.
-		a.worker.Shutdown()
+		var wg sync.WaitGroup
+		for _, srv := range a.workers {
+			wg.Add(1)
+			go func() { defer wg.Done(); srv.Shutdown() }()
+		}
+		wg.Wait()
 		if a.stopWriters != nil {
 			a.stopWriters()
 			<-a.writersDone
