@@ -1,0 +1,83 @@
+package embedredis
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+type quiet struct{}
+
+func (quiet) Debug(...any) {}
+func (quiet) Info(...any)  {}
+func (quiet) Warn(...any)  {}
+func (quiet) Error(...any) {}
+func (quiet) Fatal(...any) {}
+
+// asynq runs entirely on Lua scripts; `messager all` depends on every one
+// it uses working on the embedded server: enqueue with a task id, dequeue,
+// done, retry, archive, scheduled tasks and the inspector.
+func TestAsynqScriptsRunOnTheEmbeddedServer(t *testing.T) {
+	srv, err := Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+
+	var ok, failing atomic.Int32
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("ok", func(context.Context, *asynq.Task) error { ok.Add(1); return nil })
+	mux.HandleFunc("fail", func(context.Context, *asynq.Task) error { failing.Add(1); return errors.New("always fails") })
+	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:       2,
+		Queues:            map[string]int{"direct": 2, "broadcast": 1},
+		TaskCheckInterval: 10 * time.Millisecond,
+		RetryDelayFunc:    func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond },
+		Logger:            quiet{},
+	})
+	if err := server.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer server.Shutdown()
+
+	client := asynq.NewClientFromRedisClient(rdb)
+	if _, err := client.Enqueue(asynq.NewTask("ok", nil), asynq.TaskID("t1"), asynq.Queue("direct")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Enqueue(asynq.NewTask("ok", nil), asynq.TaskID("t1"), asynq.Queue("direct")); !errors.Is(err, asynq.ErrTaskIDConflict) {
+		t.Fatalf("a second task with the same id: %v, want ErrTaskIDConflict", err)
+	}
+	if _, err := client.Enqueue(asynq.NewTask("ok", nil), asynq.Queue("broadcast"), asynq.ProcessIn(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Enqueue(asynq.NewTask("fail", nil), asynq.Queue("direct"), asynq.MaxRetry(2)); err != nil {
+		t.Fatal(err)
+	}
+
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		archived, _ := inspector.ListArchivedTasks("direct")
+		if ok.Load() == 2 && len(archived) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ok ran %d times (want 2, one of them scheduled); archived %d (want 1)", ok.Load(), len(archived))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := failing.Load(); n != 3 {
+		t.Fatalf("the failing task ran %d times, want 1 + 2 retries", n)
+	}
+	queues, err := inspector.Queues()
+	if err != nil || len(queues) != 2 {
+		t.Fatalf("inspector queues %v %v", queues, err)
+	}
+}
