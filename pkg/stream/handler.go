@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,7 @@ type Handler struct {
 	replay         Replayer
 	logger         *slog.Logger
 	pingEvery      time.Duration
-	originPatterns []string
+	allowedOrigins map[string]struct{}
 	onOpen         func(context.Context, auth.Principal) error
 }
 
@@ -29,7 +30,7 @@ func NewHandler(hub *Hub, replay Replayer, logger *slog.Logger, allowedOrigins [
 	if pingEvery <= 0 {
 		pingEvery = 25 * time.Second
 	}
-	return &Handler{hub: hub, replay: replay, logger: logger, pingEvery: pingEvery, originPatterns: originPatterns(allowedOrigins), onOpen: onOpen}
+	return &Handler{hub: hub, replay: replay, logger: logger, pingEvery: pingEvery, allowedOrigins: originSet(allowedOrigins), onOpen: onOpen}
 }
 
 // WebSocket serves GET /api/v1/stream[?after=ID].
@@ -72,4 +73,12 @@ func (h *Handler) prepare(w http.ResponseWriter, r *http.Request, after string) 
 		}
 	}
 	return p, after, true
+}
+
+func originSet(origins []string) map[string]struct{} {
+	set := make(map[string]struct{}, len(origins))
+	for _, o := range origins {
+		set[strings.ToLower(strings.TrimSuffix(o, "/"))] = struct{}{}
+	}
+	return set
 }

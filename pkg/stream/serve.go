@@ -22,6 +22,10 @@ type sink interface {
 	// flush ends a batch of writes (SSE flushes its buffer; WebSocket writes frames as they come).
 	flush() error
 	ping(ctx context.Context) error
+	// control delivers payloads of client pings to answer; nil when the
+	// transport answers them itself.
+	control() <-chan []byte
+	pong(ctx context.Context, payload []byte) error
 	// closeWith ends the stream telling the client why, where the transport can.
 	closeWith(reason int32)
 }
@@ -89,6 +93,13 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			err := s.ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		case payload := <-s.control():
+			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := s.pong(pctx, payload)
 			cancel()
 			if err != nil {
 				return err

@@ -42,6 +42,11 @@ func (s *sseSink) ping(context.Context) error {
 
 func (s *sseSink) closeWith(int32) { _ = s.flush() }
 
+// SSE has no client pings to answer.
+func (s *sseSink) control() <-chan []byte { return nil }
+
+func (s *sseSink) pong(context.Context, []byte) error { return nil }
+
 func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, userID int, after string) {
 	rc := http.NewResponseController(w)
 	// Streams outlive any server write timeout.

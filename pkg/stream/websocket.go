@@ -1,76 +1,210 @@
 package stream
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
+	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
-// wsSink writes each frame as one WebSocket text message.
-type wsSink struct{ c *websocket.Conn }
+// The WebSocket side is built on gobwas/ws's frame primitives rather than
+// a connection type that flushes every message, because the server's
+// frames are many and small: a batch of queued frames is written into one
+// pooled buffer and sent with one system call, each still its own frame.
+// An idle connection holds no buffer at all.
 
-func (w wsSink) write(ctx context.Context, f Frame) error {
-	return w.c.Write(ctx, websocket.MessageText, f.Data)
+// writeBuffers are shared by all connections; one is held only while a
+// batch is being written.
+var writeBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+
+// wsSink writes frames to one hijacked connection. Only the stream's own
+// goroutine writes; the reader asks it to answer pings through pongs.
+type wsSink struct {
+	conn   net.Conn
+	bw     *bufio.Writer
+	header [ws.MaxHeaderSize]byte
+	pongs  chan []byte
 }
 
-func (w wsSink) flush() error { return nil }
+func (w *wsSink) begin(ctx context.Context) {
+	if w.bw != nil {
+		return
+	}
+	w.bw = writeBuffers.Get().(*bufio.Writer)
+	w.bw.Reset(w.conn)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(writeTimeout)
+	}
+	_ = w.conn.SetWriteDeadline(deadline)
+}
 
-func (w wsSink) ping(ctx context.Context) error { return w.c.Ping(ctx) }
+func (w *wsSink) frame(ctx context.Context, f ws.Frame) error {
+	w.begin(ctx)
+	if err := ws.WriteHeaderBuffer(w.bw, f.Header, w.header[:]); err != nil {
+		return err
+	}
+	_, err := w.bw.Write(f.Payload)
+	return err
+}
 
-func (w wsSink) closeWith(reason int32) {
+func (w *wsSink) write(ctx context.Context, f Frame) error {
+	return w.frame(ctx, ws.NewTextFrame(f.Data))
+}
+
+func (w *wsSink) flush() error {
+	if w.bw == nil {
+		return nil
+	}
+	err := w.bw.Flush()
+	w.bw.Reset(nil)
+	writeBuffers.Put(w.bw)
+	w.bw = nil
+	return err
+}
+
+func (w *wsSink) ping(ctx context.Context) error {
+	if err := w.frame(ctx, ws.NewPingFrame(nil)); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+func (w *wsSink) control() <-chan []byte { return w.pongs }
+
+func (w *wsSink) pong(ctx context.Context, payload []byte) error {
+	if err := w.frame(ctx, ws.NewPongFrame(payload)); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+func (w *wsSink) closeWith(reason int32) {
+	code, text := ws.StatusNormalClosure, ""
 	switch reason {
 	case closeSlow:
 		// 1008 policy violation: the client fell behind; reconnect with after=.
-		_ = w.c.Close(websocket.StatusPolicyViolation, "too slow: reconnect with after=")
+		code, text = ws.StatusPolicyViolation, "too slow: reconnect with after="
 	case closeGoingAway:
-		_ = w.c.Close(websocket.StatusGoingAway, "server closing this stream: reconnect with after=")
-	default:
-		_ = w.c.Close(websocket.StatusNormalClosure, "")
+		code, text = ws.StatusGoingAway, "server closing this stream: reconnect with after="
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if w.frame(ctx, ws.NewCloseFrame(ws.NewCloseFrameBody(code, text))) == nil {
+		_ = w.flush()
+	}
+	_ = w.conn.Close()
 }
 
-// originPatterns turns allowed origins into coder/websocket's host patterns;
-// the serving host itself is always allowed.
-func originPatterns(origins []string) []string {
-	var out []string
-	for _, o := range origins {
-		if u, err := url.Parse(o); err == nil && u.Host != "" {
-			out = append(out, u.Host)
+// readLoop handles what a client sends: control frames only. It answers
+// pings (through the writer), treats any frame as a sign of life, and
+// returns when the client closes (true), misbehaves, or is silent past idle.
+func readLoop(conn net.Conn, r io.Reader, pongs chan<- []byte, idle time.Duration) (clientClosed bool) {
+	var hdr [ws.MaxHeaderSize]byte
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		h, err := ws.ReadHeaderBuffer(r, hdr[:])
+		if err != nil {
+			return false
+		}
+		// Clients only send control frames (≤125 bytes) here; anything
+		// larger is not a conversation this endpoint has.
+		if h.Length > 4096 || !h.Masked {
+			return false
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return false
+		}
+		ws.Cipher(payload, h.Mask, 0)
+		switch h.OpCode {
+		case ws.OpClose:
+			return true
+		case ws.OpPing:
+			select {
+			case pongs <- payload:
+			default: // a pong is already due; one answers both
+			}
 		}
 	}
-	return out
 }
 
+// originAllowed accepts a request with no Origin (not a browser) or one
+// whose Origin is the serving host or in the allowed list: a foreign page
+// must not open a stream with the user's cookie.
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	_, ok := h.allowedOrigins[strings.ToLower(strings.TrimSuffix(origin, "/"))]
+	return ok
+}
+
+var errNotWebSocket = errors.New("not a websocket handshake")
+
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID int, after string) {
+	if !h.originAllowed(r) {
+		http.Error(w, "cross-origin WebSocket refused: the Origin is not allowed", http.StatusForbidden)
+		return
+	}
 	// Counted before the upgrade, while http.Server.Shutdown still waits
 	// for this request, so Hub.Wait cannot miss the stream.
 	h.hub.wg.Add(1)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		OriginPatterns:  h.originPatterns,
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	conn, rw, _, err := ws.HTTPUpgrader{Timeout: writeTimeout}.Upgrade(r, w)
 	if err != nil {
 		h.hub.wg.Done()
-		return // Accept has answered the client.
+		h.logger.Debug("websocket upgrade failed", "err", errors.Join(errNotWebSocket, err))
+		return
 	}
-	c.SetReadLimit(4096)
-	// The connection is hijacked, so it can outlive this handler. Serving
-	// it from a fresh goroutine lets the request's goroutine — whose stack
-	// grew through every middleware — and the request itself be freed:
-	// an idle stream then costs a small stack instead of a deep one.
-	// Clients send nothing but control frames; CloseRead handles them and
-	// cancels ctx when the client goes away.
+	// Bytes the client sent right after its handshake may sit in the
+	// hijacked buffer; keep them and let the buffer go.
+	var reader io.Reader = conn
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ := rw.Reader.Peek(n)
+		reader = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+	}
+	// The stream outlives this handler: serving it from a fresh goroutine
+	// lets the request's goroutine, whose stack grew through every
+	// middleware, and the request itself be freed.
 	go func() {
 		defer h.hub.wg.Done()
-		ctx := c.CloseRead(context.Background())
-		err := h.hub.serve(ctx, userID, "ws", after, wsSink{c: c}, h.replay, h.pingEvery)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1)}
+		clientClosed := make(chan bool, 1)
+		go func() {
+			clientClosed <- readLoop(conn, reader, sink.pongs, 2*h.pingEvery+10*time.Second)
+			cancel()
+		}()
+		err := h.hub.serve(ctx, userID, "ws", after, sink, h.replay, h.pingEvery)
 		if err != nil && ctx.Err() == nil {
 			h.logger.Debug("websocket ended", "user_id", userID, "err", err)
-			_ = c.Close(websocket.StatusInternalError, "stream error: reconnect with after=")
-			return
 		}
-		_ = c.CloseNow()
+		select {
+		case closed := <-clientClosed:
+			if closed {
+				// Answer the client's close frame, as the protocol asks.
+				sink.closeWith(closeNone)
+			}
+		default:
+		}
+		_ = conn.Close()
 	}()
 }
