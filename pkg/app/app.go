@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -219,7 +220,11 @@ func (a *App) Start() error {
 	a.cancel = cancel
 	if len(a.workers) > 0 {
 		mux := asynq.NewServeMux()
-		w := messaging.NewWorker(a.db.Messages(), a.bus, a.registry, a.logger)
+		writers := 4
+		if a.db.Dialect == dialect.SQLite {
+			writers = 1
+		}
+		w := messaging.NewWorker(a.db.Messages(), a.bus, a.registry, a.logger, writers)
 		w.Register(mux)
 		// The writers outlive the asynq server: they stop only once every
 		// handler has returned (Shutdown stops the server first).

@@ -28,17 +28,16 @@ type Worker struct {
 	tracer    trace.Tracer
 }
 
-// Batch sizes: up to maxBatch messages share a transaction, and
-// batchWriters transactions run at once.
-const (
-	maxBatch     = 64
-	batchWriters = 4
-)
+// maxBatch is how many messages may share a transaction.
+const maxBatch = 64
 
 // NewWorker returns the task handler, registering its metrics on reg.
-func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer, logger *slog.Logger) *Worker {
+// writers is how many transactions run at once: 1 for SQLite, which
+// allows one writer and would otherwise make the rest sleep on its lock,
+// a few for PostgreSQL.
+func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer, logger *slog.Logger, writers int) *Worker {
 	w := &Worker{
-		batch: newBatcher(store, pub, logger, batchWriters, maxBatch),
+		batch: newBatcher(store, pub, logger, max(writers, 1), maxBatch),
 		persisted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messager_messages_persisted_total", Help: "Messages persisted and published by workers, by kind.",
 		}, []string{"kind"}),

@@ -165,7 +165,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 }
 
 func TestWorker_UndecodablePayloadIsNotRetried(t *testing.T) {
-	w := NewWorker(nil, nil, prometheus.NewRegistry(), slog.Default())
+	w := NewWorker(nil, nil, prometheus.NewRegistry(), slog.Default(), 1)
 	err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, []byte("{not json")))
 	if !errors.Is(err, asynq.SkipRetry) {
 		t.Fatalf("got %v, want SkipRetry", err)
@@ -185,7 +185,7 @@ func TestRetryDelay_GrowsAndIsCapped(t *testing.T) {
 // startWorker returns a worker whose writers run until the test ends.
 func startWorker(t *testing.T, db *storage.DB, pub BatchPublisher) *Worker {
 	t.Helper()
-	w := NewWorker(db.Messages(), pub, prometheus.NewRegistry(), slog.Default())
+	w := NewWorker(db.Messages(), pub, prometheus.NewRegistry(), slog.Default(), 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
