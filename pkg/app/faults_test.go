@@ -109,13 +109,21 @@ func TestMessaging_ThousandMessagesFromFiftyUsers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test skipped in -short mode")
 	}
-	a := startApp(t, ModeAll, newBackends(t))
+	forEachTopology(t, testThousandMessages)
+}
+
+func testThousandMessages(t *testing.T, a, podB, podC *App) {
 	const users, perUser = 50, 20
 	clients := make([]*client, users)
 	streams := make([]*wsStream, users)
 	for i := range clients {
 		clients[i] = newUser(t, a, "load")
-		streams[i] = clients[i].stream("")
+		// Half the users stream from another pod than the one they post to.
+		pod := podB
+		if i%2 == 0 {
+			pod = podC
+		}
+		streams[i] = clients[i].on(pod).stream("")
 	}
 	// expected[i] are the ids user i must receive.
 	expected := make([]map[string]bool, users)

@@ -16,9 +16,29 @@ import (
 // The original app's happy path: three users; a broadcast reaches the two
 // others live; a DM reaches only its recipient; history survives new sessions.
 func TestMessaging_OriginalHappyPath(t *testing.T) {
-	a := startApp(t, ModeAll, newBackends(t))
+	forEachTopology(t, testOriginalHappyPath)
+}
+
+// forEachTopology runs test against `messager all`, and against two api
+// processes and a separate worker sharing the backends, where each user
+// streams from a different pod than the one it posts to.
+func forEachTopology(t *testing.T, test func(t *testing.T, post, stream1, stream2 *App)) {
+	t.Run("all", func(t *testing.T) {
+		a := startApp(t, ModeAll, newBackends(t))
+		test(t, a, a, a)
+	})
+	t.Run("two apis and a worker", func(t *testing.T) {
+		b := newBackends(t)
+		apiA, apiB := startApp(t, ModeAPI, b), startApp(t, ModeAPI, b)
+		startApp(t, ModeWorker, b)
+		test(t, apiA, apiB, apiA)
+	})
+}
+
+func testOriginalHappyPath(t *testing.T, a, podB, podC *App) {
 	luis, lanaro, paper := newUser(t, a, "luis"), newUser(t, a, "lanaro"), newUser(t, a, "paper")
-	sLuis, sLanaro, sPaper := luis.stream(""), lanaro.stream(""), paper.stream("")
+	// Each streams from its own pod; luis posts through a.
+	sLuis, sLanaro, sPaper := luis.stream(""), lanaro.on(podB).stream(""), paper.on(podC).stream("")
 
 	hello := luis.send("", "hello everyone")
 	if !hello.Broadcast || hello.To != nil || hello.Status != events.StatusQueued {
