@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/messager/messager/pkg/httpapi"
@@ -39,20 +38,16 @@ func TokenFrom(ctx context.Context) string {
 // Authenticator is the HTTP middleware that resolves the session of a
 // request from `Authorization: Bearer <token>` or the session cookie.
 type Authenticator struct {
-	svc            Service
-	allowedOrigins map[string]bool
-	errors         *httpapi.Classifier
+	svc     Service
+	origins httpapi.Origins
+	errors  *httpapi.Classifier
 }
 
 // NewAuthenticator returns the middleware. allowedOrigins are the extra
 // origins (besides the serving host) whose cookie-authenticated
 // state-changing requests are accepted.
 func NewAuthenticator(svc Service, allowedOrigins []string, errs *httpapi.Classifier) *Authenticator {
-	m := map[string]bool{}
-	for _, o := range allowedOrigins {
-		m[strings.TrimSuffix(strings.ToLower(o), "/")] = true
-	}
-	return &Authenticator{svc: svc, allowedOrigins: m, errors: errs}
+	return &Authenticator{svc: svc, origins: httpapi.NewOrigins(allowedOrigins), errors: errs}
 }
 
 // Require authenticates the request or answers 401 (403 for a
@@ -64,7 +59,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 			httpapi.WriteProblem(w, r, problemFor(ErrUnauthenticated, a.errors))
 			return
 		}
-		if fromCookie && !safeMethod(r.Method) && !a.originAllowed(r) {
+		if fromCookie && !safeMethod(r.Method) && !a.origins.Allowed(r) {
 			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "cross-origin request refused: the Origin is not allowed"))
 			return
 		}
@@ -94,21 +89,4 @@ func TokenFromRequest(r *http.Request) (token string, fromCookie bool) {
 
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
-// originAllowed accepts a request with no Origin (not a browser, or a
-// same-origin navigation) or one whose Origin is the serving host or listed.
-func (a *Authenticator) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	if a.allowedOrigins[strings.ToLower(origin)] {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, r.Host)
 }

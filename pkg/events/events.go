@@ -10,6 +10,8 @@ package events
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Event types, as in the "type" field of a frame and the SSE "event:" line.
@@ -77,6 +79,16 @@ type Envelope struct {
 	Frame json.RawMessage `json:"f"`
 	// Trace carries the W3C trace context of the message's send.
 	Trace map[string]string `json:"tr,omitempty"`
+}
+
+// ValidID reports whether s has the form of a message id: a UUID in its
+// canonical 36-character text form (ids are UUIDv7, so they sort by time).
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
 }
 
 // NewMessage encodes a message event for users.

@@ -192,15 +192,6 @@ func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput)
 	return d.Message, true, nil
 }
 
-// Cursor validation: ids are UUIDs in their canonical text form.
-func validCursor(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(s)
-	return err == nil
-}
-
 func (s *service) pageSize(limit int, errs *validation.Errors) int {
 	switch {
 	case limit == 0:
@@ -214,7 +205,7 @@ func (s *service) pageSize(limit int, errs *validation.Errors) int {
 func (s *service) History(ctx context.Context, caller auth.Principal, before string, limit int) ([]events.Message, string, error) {
 	var errs validation.Errors
 	limit = s.pageSize(limit, &errs)
-	if before != "" && !validCursor(before) {
+	if before != "" && !events.ValidID(before) {
 		errs.Add("before", "must be a message id")
 	}
 	if err := errs.Err(); err != nil {
@@ -234,7 +225,7 @@ func (s *service) History(ctx context.Context, caller auth.Principal, before str
 func (s *service) After(ctx context.Context, caller auth.Principal, after string, limit int) ([]events.Message, error) {
 	var errs validation.Errors
 	limit = s.pageSize(limit, &errs)
-	if !validCursor(after) {
+	if !events.ValidID(after) {
 		errs.Add("after", "must be a message id")
 	}
 	if err := errs.Err(); err != nil {
@@ -244,7 +235,7 @@ func (s *service) After(ctx context.Context, caller auth.Principal, after string
 }
 
 func (s *service) MarkRead(ctx context.Context, caller auth.Principal, id string) error {
-	if !validCursor(id) {
+	if !events.ValidID(id) {
 		return ErrMessageNotFound
 	}
 	senderID, found, changed, err := s.store.MarkRead(ctx, id, caller.UserID, s.now())

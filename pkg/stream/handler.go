@@ -4,23 +4,21 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/messager/messager/pkg/auth"
+	"github.com/messager/messager/pkg/events"
 	"github.com/messager/messager/pkg/httpapi"
 )
 
 // Handler serves the stream endpoints for authenticated requests.
 type Handler struct {
-	hub            *Hub
-	replay         Replayer
-	logger         *slog.Logger
-	pingEvery      time.Duration
-	allowedOrigins map[string]struct{}
-	onOpen         func(context.Context, auth.Principal) error
+	hub       *Hub
+	replay    Replayer
+	logger    *slog.Logger
+	pingEvery time.Duration
+	origins   httpapi.Origins
+	onOpen    func(context.Context, auth.Principal) error
 }
 
 // NewHandler returns the stream handlers. allowedOrigins are the extra
@@ -30,7 +28,7 @@ func NewHandler(hub *Hub, replay Replayer, logger *slog.Logger, allowedOrigins [
 	if pingEvery <= 0 {
 		pingEvery = 25 * time.Second
 	}
-	return &Handler{hub: hub, replay: replay, logger: logger, pingEvery: pingEvery, allowedOrigins: originSet(allowedOrigins), onOpen: onOpen}
+	return &Handler{hub: hub, replay: replay, logger: logger, pingEvery: pingEvery, origins: httpapi.NewOrigins(allowedOrigins), onOpen: onOpen}
 }
 
 // WebSocket serves GET /api/v1/stream[?after=ID].
@@ -61,7 +59,7 @@ func (h *Handler) prepare(w http.ResponseWriter, r *http.Request, after string) 
 		return p, "", false
 	}
 	if after != "" {
-		if _, err := uuid.Parse(after); err != nil || len(after) != 36 {
+		if !events.ValidID(after) {
 			httpapi.WriteProblem(w, r, httpapi.Invalid(httpapi.FieldError{Field: "after", Message: "must be a message id"}))
 			return p, "", false
 		}
@@ -73,12 +71,4 @@ func (h *Handler) prepare(w http.ResponseWriter, r *http.Request, after string) 
 		}
 	}
 	return p, after, true
-}
-
-func originSet(origins []string) map[string]struct{} {
-	set := make(map[string]struct{}, len(origins))
-	for _, o := range origins {
-		set[strings.ToLower(strings.TrimSuffix(o, "/"))] = struct{}{}
-	}
-	return set
 }

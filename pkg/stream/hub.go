@@ -30,8 +30,11 @@ type Hub struct {
 
 	conns *prometheus.GaugeVec
 	sent  *prometheus.CounterVec
-	slow  prometheus.Counter
-	total atomic.Int64
+	// sentByType caches sent's counters for the known event types, so the
+	// per-frame count is a map read, not a label hash and lock.
+	sentByType map[string]prometheus.Counter
+	slow       prometheus.Counter
+	total      atomic.Int64
 }
 
 // NewHub returns an empty hub registering its metrics on reg.
@@ -50,6 +53,10 @@ func NewHub(reg prometheus.Registerer, bufferSize int) *Hub {
 		}),
 	}
 	reg.MustRegister(h.conns, h.sent, h.slow)
+	h.sentByType = map[string]prometheus.Counter{}
+	for _, typ := range []string{events.TypeMessage, events.TypePresence, events.TypeRead} {
+		h.sentByType[typ] = h.sent.WithLabelValues(typ)
+	}
 	return h
 }
 

@@ -138,7 +138,13 @@ func (h *Hub) writeUnlessReplayed(ctx context.Context, s sink, f Frame, replayed
 	return nil
 }
 
-func (h *Hub) countSent(typ string) { h.sent.WithLabelValues(typ).Inc() }
+func (h *Hub) countSent(typ string) {
+	if c, ok := h.sentByType[typ]; ok {
+		c.Inc()
+		return
+	}
+	h.sent.WithLabelValues(typ).Inc()
+}
 
 // replay writes every message after the cursor, page by page, and returns
 // the ids it wrote so the same messages arriving live are not sent twice.

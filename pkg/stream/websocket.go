@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -138,29 +135,8 @@ func readLoop(conn net.Conn, r io.Reader, pongs chan<- []byte, idle time.Duratio
 	}
 }
 
-// originAllowed accepts a request with no Origin (not a browser) or one
-// whose Origin is the serving host or in the allowed list: a foreign page
-// must not open a stream with the user's cookie.
-func (h *Handler) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	_, ok := h.allowedOrigins[strings.ToLower(strings.TrimSuffix(origin, "/"))]
-	return ok
-}
-
-var errNotWebSocket = errors.New("not a websocket handshake")
-
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID int, after string) {
-	if !h.originAllowed(r) {
+	if !h.origins.Allowed(r) {
 		http.Error(w, "cross-origin WebSocket refused: the Origin is not allowed", http.StatusForbidden)
 		return
 	}
@@ -170,7 +146,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID 
 	conn, rw, _, err := ws.HTTPUpgrader{Timeout: writeTimeout}.Upgrade(r, w)
 	if err != nil {
 		h.hub.wg.Done()
-		h.logger.Debug("websocket upgrade failed", "err", errors.Join(errNotWebSocket, err))
+		h.logger.Debug("websocket upgrade failed", "err", err)
 		return
 	}
 	// Bytes the client sent right after its handshake may sit in the
