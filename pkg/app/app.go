@@ -220,7 +220,7 @@ func (a *App) Start() error {
 	a.cancel = cancel
 	if len(a.workers) > 0 {
 		mux := asynq.NewServeMux()
-		writers := 4
+		writers := 2
 		if a.db.Dialect == dialect.SQLite {
 			writers = 1
 		}

@@ -27,13 +27,14 @@ type BatchPublisher interface {
 // commit cost is shared. Each handler still returns only after its own
 // message is stored and published, so asynq's retries work as before.
 type batcher struct {
-	store   BatchWriter
-	pub     BatchPublisher
-	logger  *slog.Logger
-	in      chan *job
-	quit    chan struct{}
-	maxSize int
-	writers int
+	store    BatchWriter
+	pub      BatchPublisher
+	logger   *slog.Logger
+	in       chan *job
+	quit     chan struct{}
+	maxSize  int
+	maxUsers int
+	writers  int
 }
 
 type job struct {
@@ -51,23 +52,37 @@ type result struct {
 // asynq retries the task later.
 var errStopped = errors.New("worker is stopping")
 
-func newBatcher(store BatchWriter, pub BatchPublisher, logger *slog.Logger, writers, maxSize int) *batcher {
-	return &batcher{store: store, pub: pub, logger: logger, in: make(chan *job), quit: make(chan struct{}), maxSize: maxSize, writers: writers}
+func newBatcher(store BatchWriter, pub BatchPublisher, logger *slog.Logger, writers, maxSize, maxUsers int) *batcher {
+	return &batcher{store: store, pub: pub, logger: logger, in: make(chan *job), quit: make(chan struct{}), maxSize: maxSize, maxUsers: maxUsers, writers: writers}
 }
 
-// submit hands one message to the writers and waits for it to be stored
-// and, when fresh, published.
-func (b *batcher) submit(ctx context.Context, m storage.NewMessage, env func() (events.Envelope, error)) (bool, error) {
-	j := &job{msg: m, env: env, done: make(chan result, 1)}
-	select {
-	case b.in <- j:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-b.quit:
-		return false, errStopped
+// submit hands messages to the writers and waits until each is stored
+// and, when fresh, published. The results are in the order of jobs.
+func (b *batcher) submit(ctx context.Context, jobs []*job) []result {
+	var err error
+	sent := 0
+send:
+	for _, j := range jobs {
+		select {
+		case b.in <- j:
+			sent++
+		case <-ctx.Done():
+			err = ctx.Err()
+			break send
+		case <-b.quit:
+			err = errStopped
+			break send
+		}
 	}
-	r := <-j.done
-	return r.fresh, r.err
+	results := make([]result, len(jobs))
+	for i := range jobs {
+		if i < sent {
+			results[i] = <-jobs[i].done
+		} else {
+			results[i] = result{err: err}
+		}
+	}
+	return results
 }
 
 // run starts the writers and returns when ctx ends.
@@ -95,11 +110,13 @@ func (b *batcher) write(ctx context.Context) {
 		case j := <-b.in:
 			batch = append(batch[:0], j)
 		}
+		users := len(batch[0].msg.Recipients)
 	more:
-		for len(batch) < b.maxSize {
+		for len(batch) < b.maxSize && users < b.maxUsers {
 			select {
 			case j := <-b.in:
 				batch = append(batch, j)
+				users += len(j.msg.Recipients)
 			default:
 				break more
 			}

@@ -16,8 +16,14 @@ import (
 	"github.com/messager/messager/pkg/events"
 )
 
-// TypeDeliver is the asynq task type that persists and publishes a message.
-const TypeDeliver = "message:deliver"
+// Task types. TypeDeliverBatch is what the API enqueues: one or more
+// messages accepted together (see GroupEnqueuer). TypeDeliver, one message
+// per task, is still handled so tasks queued by an earlier version are
+// delivered across an upgrade.
+const (
+	TypeDeliver      = "message:deliver"
+	TypeDeliverBatch = "message:deliver-batch"
+)
 
 // Queue names; their priorities come from spec.worker.queues.
 const (
@@ -41,6 +47,12 @@ type Delivery struct {
 	Trace      map[string]string `json:"trace,omitempty"`
 }
 
+// Batch is the payload of a TypeDeliverBatch task: deliveries that all
+// travel on the same queue.
+type Batch struct {
+	Deliveries []Delivery `json:"deliveries"`
+}
+
 // Queue returns the queue d travels on.
 func (d Delivery) Queue() string {
 	if d.Message.Broadcast {
@@ -55,21 +67,34 @@ type AsynqEnqueuer struct{ client *asynq.Client }
 // NewAsynqEnqueuer returns an enqueuer on client.
 func NewAsynqEnqueuer(client *asynq.Client) *AsynqEnqueuer { return &AsynqEnqueuer{client: client} }
 
-// Enqueue adds the task with TaskID = message id, so the same message can
-// never be queued twice.
+// Enqueue adds a one-message TypeDeliver task with TaskID = message id, so
+// the same message can never be queued twice.
 func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
-	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	if len(carrier) > 0 {
-		d.Trace = carrier
-	}
-	payload, err := json.Marshal(d)
+	payload, err := json.Marshal(withTrace(ctx, d))
 	if err != nil {
 		return fmt.Errorf("encode delivery: %w", err)
 	}
-	_, err = e.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, payload),
-		asynq.TaskID(d.Message.ID),
-		asynq.Queue(d.Queue()),
+	return e.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), d)
+}
+
+// EnqueueBatch adds one TypeDeliverBatch task holding ds, which must all
+// travel on the same queue. Its TaskID is the first message's id: each
+// message is in exactly one batch, so a batch can never be queued twice.
+func (e *AsynqEnqueuer) EnqueueBatch(ctx context.Context, ds []Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	payload, err := json.Marshal(Batch{Deliveries: ds})
+	if err != nil {
+		return fmt.Errorf("encode deliveries: %w", err)
+	}
+	return e.enqueue(ctx, asynq.NewTask(TypeDeliverBatch, payload), ds[0])
+}
+
+func (e *AsynqEnqueuer) enqueue(ctx context.Context, t *asynq.Task, first Delivery) error {
+	_, err := e.client.EnqueueContext(ctx, t,
+		asynq.TaskID(first.Message.ID),
+		asynq.Queue(first.Queue()),
 		asynq.MaxRetry(MaxRetry),
 		asynq.Timeout(30*time.Second),
 	)
@@ -80,6 +105,17 @@ func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
 	return nil
+}
+
+// withTrace records the send's trace context in d, so the worker's span
+// joins the trace of the request that accepted the message.
+func withTrace(ctx context.Context, d Delivery) Delivery {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	if len(carrier) > 0 {
+		d.Trace = carrier
+	}
+	return d
 }
 
 // RetryDelay backs off exponentially from 1 s to a minute, with jitter so

@@ -18,7 +18,7 @@ import (
 	"github.com/messager/messager/pkg/storage"
 )
 
-// Worker handles TypeDeliver tasks. Run must be running while the asynq
+// Worker handles TypeDeliver and TypeDeliverBatch tasks. Run must be running while the asynq
 // server calls its handlers.
 type Worker struct {
 	batch     *batcher
@@ -28,8 +28,13 @@ type Worker struct {
 	tracer    trace.Tracer
 }
 
-// maxBatch is how many messages may share a transaction.
-const maxBatch = 64
+// A transaction holds at most maxBatch messages and, past its first
+// message, stops taking more once it has maxBatchRecipients recipient rows,
+// so a run of broadcasts does not make one huge transaction.
+const (
+	maxBatch           = 256
+	maxBatchRecipients = 8192
+)
 
 // NewWorker returns the task handler, registering its metrics on reg.
 // writers is how many transactions run at once: 1 for SQLite, which
@@ -37,7 +42,7 @@ const maxBatch = 64
 // a few for PostgreSQL.
 func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer, logger *slog.Logger, writers int) *Worker {
 	w := &Worker{
-		batch: newBatcher(store, pub, logger, max(writers, 1), maxBatch),
+		batch: newBatcher(store, pub, logger, max(writers, 1), maxBatch, maxBatchRecipients),
 		persisted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messager_messages_persisted_total", Help: "Messages persisted and published by workers, by kind.",
 		}, []string{"kind"}),
@@ -62,30 +67,85 @@ func (w *Worker) Run(ctx context.Context) { w.batch.run(ctx) }
 // Register adds the worker's handlers to mux.
 func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeDeliver, w.HandleDeliver)
+	mux.HandleFunc(TypeDeliverBatch, w.HandleDeliverBatch)
 }
 
-// HandleDeliver persists the message and its recipients, then publishes
-// the message to the sender and every recipient (batched with other
-// handlers' messages; see batcher). Both steps are
-// idempotent, so when the process dies between them asynq's retry (or
-// another worker, once the lease lapses) finishes the job: each recipient
-// has the message once in the database and receives it at least once,
-// with the same id, on its stream.
+// HandleDeliver handles a one-message TypeDeliver task; see deliver.
 func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
-	start := time.Now()
 	var d Delivery
 	if err := json.Unmarshal(t.Payload(), &d); err != nil {
 		return fmt.Errorf("undecodable delivery: %v: %w", err, asynq.SkipRetry)
 	}
-	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(d.Trace))
-	ctx, span := w.tracer.Start(ctx, "message.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("messager.message_id", d.Message.ID), attribute.Int("messager.recipients", len(d.Recipients))))
-	defer span.End()
+	return w.deliver(ctx, []Delivery{d})
+}
 
-	m := d.Message
-	m.Status = events.StatusDelivered
-	// The event is encoded only once the message is known to be fresh.
-	encode := func() (events.Envelope, error) {
+// HandleDeliverBatch handles a TypeDeliverBatch task; see deliver.
+func (w *Worker) HandleDeliverBatch(ctx context.Context, t *asynq.Task) error {
+	var b Batch
+	if err := json.Unmarshal(t.Payload(), &b); err != nil {
+		return fmt.Errorf("undecodable delivery batch: %v: %w", err, asynq.SkipRetry)
+	}
+	return w.deliver(ctx, b.Deliveries)
+}
+
+// deliver persists each message and its recipients, then publishes it to
+// the sender and every recipient (batched with other handlers' messages;
+// see batcher). Both steps are idempotent, so when the process dies
+// between them asynq's retry (or another worker, once the lease lapses)
+// finishes the job: each recipient has the message once in the database
+// and receives it at least once, with the same id, on its stream. When
+// any message of the task fails the task fails and is retried whole; the
+// messages that did go through are then published again, which clients
+// drop by id.
+func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
+	start := time.Now()
+	jobs := make([]*job, len(ds))
+	spans := make([]trace.Span, len(ds))
+	for i, d := range ds {
+		mctx := otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(d.Trace))
+		mctx, span := w.tracer.Start(mctx, "message.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messager.message_id", d.Message.ID), attribute.Int("messager.recipients", len(d.Recipients))))
+		spans[i] = span
+		jobs[i] = &job{msg: storage.NewMessage{
+			ID: d.Message.ID, SenderID: d.SenderID, ToID: d.ToID, Body: d.Message.Body,
+			Broadcast: d.Message.Broadcast, ClientID: d.ClientID, CreatedAt: d.Message.CreatedAt, Recipients: d.Recipients,
+		}, env: envelope(mctx, d), done: make(chan result, 1)}
+	}
+	results := w.batch.submit(ctx, jobs)
+	var failed error
+	for i, r := range results {
+		d, span := ds[i], spans[i]
+		switch {
+		case r.err != nil:
+			span.RecordError(r.err)
+			if failed == nil {
+				failed = fmt.Errorf("deliver message %s: %w", d.Message.ID, r.err)
+			}
+		case r.fresh:
+			// (Not fresh: another message of this sender holds the
+			// client_id, a duplicate send that slipped past the API's
+			// check. It is delivered by nobody.)
+			kind := "direct"
+			if d.Message.Broadcast {
+				kind = "broadcast"
+			}
+			w.persisted.WithLabelValues(kind).Inc()
+			w.latency.Observe(time.Since(d.Message.CreatedAt).Seconds())
+		}
+		span.End()
+	}
+	if len(ds) > 0 {
+		w.taskTime.WithLabelValues(ds[0].Queue()).Observe(time.Since(start).Seconds())
+	}
+	return failed
+}
+
+// envelope returns the function that encodes d's event; the event is
+// encoded only once the message is known to be fresh.
+func envelope(ctx context.Context, d Delivery) func() (events.Envelope, error) {
+	return func() (events.Envelope, error) {
+		m := d.Message
+		m.Status = events.StatusDelivered
 		audience := make([]int, 0, len(d.Recipients)+1)
 		audience = append(audience, d.Recipients...)
 		audience = append(audience, d.SenderID)
@@ -100,25 +160,4 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 		return env, nil
 	}
-	fresh, err := w.batch.submit(ctx, storage.NewMessage{
-		ID: d.Message.ID, SenderID: d.SenderID, ToID: d.ToID, Body: d.Message.Body,
-		Broadcast: d.Message.Broadcast, ClientID: d.ClientID, CreatedAt: d.Message.CreatedAt, Recipients: d.Recipients,
-	}, encode)
-	if err != nil {
-		span.RecordError(err)
-		return fmt.Errorf("deliver message %s: %w", d.Message.ID, err)
-	}
-	if !fresh {
-		// Another message of this sender holds the client_id: a duplicate
-		// send that slipped past the API's check. Deliver nothing.
-		return nil
-	}
-	kind := "direct"
-	if m.Broadcast {
-		kind = "broadcast"
-	}
-	w.persisted.WithLabelValues(kind).Inc()
-	w.latency.Observe(time.Since(m.CreatedAt).Seconds())
-	w.taskTime.WithLabelValues(d.Queue()).Observe(time.Since(start).Seconds())
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -161,6 +162,58 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 	}
 	if n := db.Ent.Message.Query().CountX(context.Background()); n != 1 {
 		t.Fatalf("%d messages stored, want 1: the duplicate client_id was stored", n)
+	}
+}
+
+// A batch task stores and publishes each of its messages as its own
+// one-message task would: fresh ones once, an already-stored one again by
+// the same id, a duplicate client_id not at all. When a publish fails the
+// task fails, and running it again completes it without a second row.
+func TestWorker_HandleDeliverBatch(t *testing.T) {
+	db := testenv.DB(t)
+	users := newTestUsers(t, db, 3)
+	id := func(i int) string { return fmt.Sprintf("01a21a36-0000-7000-8000-%012d", i) }
+	// Message 2's first publish fails, so the first run of the task fails.
+	pub := &flakyPublisher{failed: map[string]bool{id(1): true, id(3): true, id(4): true}, published: map[string]int{}}
+	w := startWorker(t, db, pub)
+	to := users[1].ID
+	mk := func(i int, clientID string, recipients ...int) Delivery {
+		return Delivery{SenderID: users[0].ID, ToID: &to, Recipients: recipients, ClientID: clientID,
+			Message: events.Message{ID: id(i), Body: fmt.Sprint("m", i), CreatedAt: time.Now().UTC()}}
+	}
+	batch := Batch{Deliveries: []Delivery{
+		mk(1, "c1", to), mk(2, "", to), mk(3, "c1", to), // 3 reuses 1's client_id
+		{SenderID: users[0].ID, Recipients: []int{users[1].ID, users[2].ID}, Message: events.Message{ID: id(4), Body: "all", Broadcast: true, CreatedAt: time.Now().UTC()}},
+	}}
+	payload, err := json.Marshal(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := asynq.NewTask(TypeDeliverBatch, payload)
+	if err := w.HandleDeliverBatch(context.Background(), task); err == nil {
+		t.Fatal("the first run published nothing yet reported success")
+	}
+	if err := w.HandleDeliverBatch(context.Background(), task); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	// 2 is published once, 4 once or twice (again by the retry, when its
+	// publish went through beside 2's failure). Of 1 and 3, which share a
+	// client_id, exactly one is delivered: the one whose transaction ran
+	// first (the writers run concurrently).
+	for i, want := range map[int][2]int{2: {1, 1}, 4: {1, 2}} {
+		if n := pub.count(id(i)); n < want[0] || n > want[1] {
+			t.Errorf("message %d published %d times, want %d to %d", i, n, want[0], want[1])
+		}
+	}
+	if n1, n3 := pub.count(id(1)), pub.count(id(3)); (n1 == 0) == (n3 == 0) {
+		t.Errorf("messages 1 and 3 (same client_id) published %d and %d times: want exactly one of them", n1, n3)
+	}
+	ctx := context.Background()
+	if n := db.Ent.Message.Query().CountX(ctx); n != 3 {
+		t.Errorf("%d messages stored, want 3 (the duplicate client_id dropped)", n)
+	}
+	if n := db.Ent.MessageRecipient.Query().CountX(ctx); n != 4 {
+		t.Errorf("%d recipient rows, want 4 (two DMs, a broadcast to two)", n)
 	}
 }
 
