@@ -19,6 +19,7 @@ import (
 	"github.com/messager/messager/pkg/httpapi"
 	"github.com/messager/messager/pkg/messaging"
 	"github.com/messager/messager/pkg/presence"
+	"github.com/messager/messager/pkg/storage"
 	"github.com/messager/messager/pkg/stream"
 	"github.com/messager/messager/pkg/web"
 )
@@ -87,7 +88,11 @@ func (a *App) apiRouter() http.Handler {
 	users := a.db.Users()
 	messages := a.db.Messages()
 
-	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(a.rdb), auth.NewRedisLimiter(a.rdb, spec.Auth.LoginRateLimit.Window.D()), a.opts.PasswordHasher, auth.Options{
+	// Every request looks up its session and every send reserves its
+	// client_id: one command each, issued by many goroutines at once, so
+	// they share pipelined round trips.
+	pipelined := storage.AutoPipeline(a.rdb)
+	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb, spec.Auth.LoginRateLimit.Window.D()), a.opts.PasswordHasher, auth.Options{
 		SessionTTL:        spec.Auth.SessionTTL.D(),
 		MinPasswordLength: spec.Auth.MinPasswordLength,
 		FailuresPerUser:   spec.Auth.LoginRateLimit.PerUser,
@@ -104,7 +109,7 @@ func (a *App) apiRouter() http.Handler {
 	var presenceSvc presence.Service = presence.NewService(a.tracker)
 	presenceSvc = presence.NewLoggingService(a.logger, presence.NewInstrumentingService(a.registry, presenceSvc))
 
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(messaging.NewAsynqEnqueuer(a.client)), messaging.NewRedisDedup(a.rdb), a.bus, messaging.Limits{
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(messaging.NewAsynqEnqueuer(a.client)), messaging.NewRedisDedup(pipelined), a.bus, messaging.Limits{
 		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))

@@ -16,11 +16,13 @@ import (
 
 // RedisSessions keeps sessions in Redis under the SHA-256 of the token, so
 // a leaked Redis dump does not hold usable tokens. Every pod sees a logout
-// at once because there is no local cache.
-type RedisSessions struct{ rdb redis.UniversalClient }
+// at once because there is no local cache. rdb may be an auto-pipelining
+// client (storage.AutoPipeline): every request looks its session up, and
+// concurrent lookups then share round trips.
+type RedisSessions struct{ rdb redis.Cmdable }
 
 // NewRedisSessions returns the Redis session store.
-func NewRedisSessions(rdb redis.UniversalClient) *RedisSessions { return &RedisSessions{rdb: rdb} }
+func NewRedisSessions(rdb redis.Cmdable) *RedisSessions { return &RedisSessions{rdb: rdb} }
 
 func sessionKey(token string) string {
 	sum := sha256.Sum256([]byte(token))

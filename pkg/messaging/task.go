@@ -128,14 +128,16 @@ func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// RedisDedup keeps client_id reservations in Redis for a day.
+// RedisDedup keeps client_id reservations in Redis for a day. rdb may be
+// an auto-pipelining client (storage.AutoPipeline), so concurrent sends
+// share round trips.
 type RedisDedup struct {
-	rdb redis.UniversalClient
+	rdb redis.Cmdable
 	ttl time.Duration
 }
 
 // NewRedisDedup returns the client_id store.
-func NewRedisDedup(rdb redis.UniversalClient) *RedisDedup {
+func NewRedisDedup(rdb redis.Cmdable) *RedisDedup {
 	return &RedisDedup{rdb: rdb, ttl: 24 * time.Hour}
 }
 
