@@ -7,7 +7,9 @@ import (
 	"sort"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/messager/messager/ent"
 	"github.com/messager/messager/ent/message"
@@ -59,6 +61,9 @@ const messageChunk = 500
 // delivered: true when it was stored now or by an earlier attempt, false
 // when its client_id belongs to another message of the same sender.
 func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) (fresh []bool, err error) {
+	if s.db.Dialect == dialect.Postgres {
+		return s.saveBatchPostgres(ctx, ms)
+	}
 	tx, err := s.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, classify(err)
@@ -134,6 +139,86 @@ func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) (fresh []bool
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, classify(err)
+	}
+	return fresh, nil
+}
+
+// saveBatchPG is SaveBatch for PostgreSQL as one statement, so a batch costs
+// one round trip (an implicit transaction) instead of five: BEGIN, insert
+// messages, look up the ones that were there already, insert recipients,
+// COMMIT. The rows travel as arrays, so the statement text never changes
+// and pgx prepares it once per connection.
+//
+// A message whose insert does nothing either exists already (a retry: its
+// recipients were committed with it) or clashes on client_id (a duplicate:
+// it must get none), so recipients are inserted only for messages inserted
+// now. Every part of the statement sees the snapshot from before it, so the
+// final SELECT finds exactly the messages an earlier attempt stored.
+const saveBatchPG = `
+WITH input AS (
+	SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::varchar[], $7::timestamptz[])
+		AS t(id, sender_id, to_id, body, broadcast, client_id, created_at)
+), inserted AS (
+	INSERT INTO messages (id, sender_id, to_id, body, broadcast, client_id, created_at)
+	SELECT id, sender_id, to_id, body, broadcast, client_id, created_at FROM input
+	ON CONFLICT DO NOTHING
+	RETURNING id
+), recipients AS (
+	INSERT INTO message_recipients (message_id, recipient_id, created_at)
+	SELECT r.message_id, r.recipient_id, $10 FROM unnest($8::varchar[], $9::bigint[]) AS r(message_id, recipient_id)
+	WHERE r.message_id IN (SELECT id FROM inserted)
+	ON CONFLICT DO NOTHING
+)
+SELECT id FROM inserted
+UNION ALL
+SELECT id FROM messages WHERE id = ANY($1::varchar[])`
+
+func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bool, error) {
+	var (
+		ids, bodies = make([]string, len(ms)), make([]string, len(ms))
+		senders     = make([]int64, len(ms))
+		tos         = make([]*int64, len(ms))
+		broadcasts  = make([]bool, len(ms))
+		clientIDs   = make([]*string, len(ms))
+		createdAt   = make([]time.Time, len(ms))
+		rMessages   []string
+		rUsers      []int64
+	)
+	for i, m := range ms {
+		ids[i], bodies[i], senders[i], broadcasts[i], createdAt[i] = m.ID, m.Body, int64(m.SenderID), m.Broadcast, m.CreatedAt.UTC()
+		if m.ToID != nil {
+			to := int64(*m.ToID)
+			tos[i] = &to
+		}
+		if m.ClientID != "" {
+			clientIDs[i] = &m.ClientID
+		}
+		for _, r := range m.Recipients {
+			rMessages = append(rMessages, m.ID)
+			rUsers = append(rUsers, int64(r))
+		}
+	}
+	stored := make(map[string]bool, len(ms))
+	// Planned afresh each time (QueryExecModeExec): PostgreSQL's cached
+	// generic plan for this statement ran 3× slower in BenchmarkSaveBatch.
+	rows, err := s.db.SQL.QueryContext(ctx, saveBatchPG, pgx.QueryExecModeExec, ids, senders, tos, bodies, broadcasts, clientIDs, createdAt, rMessages, rUsers, time.Now().UTC())
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, classify(err)
+		}
+		stored[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	fresh := make([]bool, len(ms))
+	for i, m := range ms {
+		fresh[i] = stored[m.ID]
 	}
 	return fresh, nil
 }

@@ -173,6 +173,49 @@ func TestSave_ReusedClientIDReturnsFalseAndWritesNothing(t *testing.T) {
 	}
 }
 
+// One batch mixing every case the worker meets stores each message as Save
+// would alone: fresh ones with their recipients, a retried one again
+// without new rows, and of the messages sharing a sender's client_id only
+// the one stored first (earlier in the database, or earlier in the batch).
+func TestSaveBatch_MixedBatch(t *testing.T) {
+	db := testenv.DB(t)
+	u := makeUsers(t, db, 4)
+	s := db.Messages()
+	ctx := context.Background()
+	stored := dm(1, u[0], u[1])
+	stored.ClientID = "c-1"
+	mustSave(t, s, stored)
+
+	clash := dm(2, u[0], u[2]) // reuses a stored client_id
+	clash.ClientID = "c-1"
+	first, second := dm(3, u[1], u[0]), dm(4, u[1], u[2]) // share a client_id in the batch
+	first.ClientID, second.ClientID = "c-2", "c-2"
+	batch := []storage.NewMessage{stored, clash, first, second, broadcast(5, u[3], u[0], u[1], u[2]), dm(6, u[2], u[3])}
+	fresh, err := s.SaveBatch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false, true, true}; !slices.Equal(fresh, want) {
+		t.Fatalf("fresh = %v, want %v", fresh, want)
+	}
+	for i, want := range []int{1, 0, 1, 0, 3, 1} {
+		if _, recips := countRows(t, db, batch[i].ID); recips != want {
+			t.Errorf("message %d has %d recipient rows, want %d", i+1, recips, want)
+		}
+	}
+	if n, _ := s.Count(ctx); n != 4 {
+		t.Fatalf("%d messages stored, want 4", n)
+	}
+	// The whole batch again (a retried task) changes nothing.
+	again, err := s.SaveBatch(ctx, batch)
+	if err != nil || !slices.Equal(again, fresh) {
+		t.Fatalf("retry: fresh = %v, %v; want %v", again, err, fresh)
+	}
+	if n, _ := db.Ent.MessageRecipient.Query().Count(ctx); n != 6 {
+		t.Fatalf("%d recipient rows after the retry, want 6", n)
+	}
+}
+
 // conversation stores messages among four users and returns, per user,
 // the ids each may see, oldest first.
 func conversation(t *testing.T, db *storage.DB) ([]storage.User, map[int][]string) {
