@@ -159,7 +159,7 @@ func (a *App) errorClassifier() *httpapi.Classifier {
 // process near 1/RTT tasks per second however large its concurrency;
 // several servers in one process dequeue in parallel, exactly as several
 // worker pods would.
-const dequeuers = 4
+const dequeuers = 2
 
 func (a *App) newWorkers() []*asynq.Server {
 	w := a.cfg.Spec.Worker
