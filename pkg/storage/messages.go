@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -152,7 +153,10 @@ func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) (fresh []bool
 // A message whose insert does nothing either exists already (a retry: its
 // recipients were committed with it) or clashes on client_id (a duplicate:
 // it must get none), so recipients are inserted only for messages inserted
-// now. Every part of the statement sees the snapshot from before it, so the
+// now. Those rows cannot exist yet, so the recipient insert needs no ON
+// CONFLICT clause (its speculative insertion made each row ~60% dearer
+// here); recipients are de-duplicated per message before the statement.
+// Every part of the statement sees the snapshot from before it, so the
 // final SELECT finds exactly the messages an earlier attempt stored.
 const saveBatchPG = `
 WITH input AS (
@@ -167,7 +171,6 @@ WITH input AS (
 	INSERT INTO message_recipients (message_id, recipient_id, created_at)
 	SELECT r.message_id, r.recipient_id, $10 FROM unnest($8::varchar[], $9::bigint[]) AS r(message_id, recipient_id)
 	WHERE r.message_id IN (SELECT id FROM inserted)
-	ON CONFLICT DO NOTHING
 )
 SELECT id FROM inserted
 UNION ALL
@@ -193,7 +196,7 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bo
 		if m.ClientID != "" {
 			clientIDs[i] = &m.ClientID
 		}
-		for _, r := range m.Recipients {
+		for _, r := range uniqueRecipients(m.Recipients) {
 			rMessages = append(rMessages, m.ID)
 			rUsers = append(rUsers, int64(r))
 		}
@@ -221,6 +224,29 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bo
 		fresh[i] = stored[m.ID]
 	}
 	return fresh, nil
+}
+
+// uniqueRecipients returns ids without repeats, in their first order; ids
+// itself when it has none (the usual case), so no copy is made.
+func uniqueRecipients(ids []int) []int {
+	if len(ids) < 2 {
+		return ids
+	}
+	seen := make(map[int]struct{}, len(ids))
+	for i, id := range ids {
+		if _, dup := seen[id]; dup {
+			out := slices.Clone(ids[:i])
+			for _, id := range ids[i:] {
+				if _, dup := seen[id]; !dup {
+					seen[id] = struct{}{}
+					out = append(out, id)
+				}
+			}
+			return out
+		}
+		seen[id] = struct{}{}
+	}
+	return ids
 }
 
 func collectIDs(ctx context.Context, tx *sql.Tx, q string, args []any, into map[string]bool) error {

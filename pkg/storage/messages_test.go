@@ -190,7 +190,8 @@ func TestSaveBatch_MixedBatch(t *testing.T) {
 	clash.ClientID = "c-1"
 	first, second := dm(3, u[1], u[0]), dm(4, u[1], u[2]) // share a client_id in the batch
 	first.ClientID, second.ClientID = "c-2", "c-2"
-	batch := []storage.NewMessage{stored, clash, first, second, broadcast(5, u[3], u[0], u[1], u[2]), dm(6, u[2], u[3])}
+	// The broadcast names a recipient twice: it is stored once.
+	batch := []storage.NewMessage{stored, clash, first, second, broadcast(5, u[3], u[0], u[1], u[2], u[1]), dm(6, u[2], u[3])}
 	fresh, err := s.SaveBatch(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
