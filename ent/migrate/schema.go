@@ -79,13 +79,8 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "messagerecipient_message_id_recipient_id",
-				Unique:  true,
-				Columns: []*schema.Column{MessageRecipientsColumns[3], MessageRecipientsColumns[4]},
-			},
-			{
 				Name:    "messagerecipient_recipient_id_message_id",
-				Unique:  false,
+				Unique:  true,
 				Columns: []*schema.Column{MessageRecipientsColumns[4], MessageRecipientsColumns[3]},
 			},
 		},
