@@ -26,14 +26,18 @@ type GroupEnqueuer struct {
 	flushers int
 	maxSize  int
 	maxUsers int
+	linger   time.Duration // wait this long before a busy group's batch
+	window   time.Duration // busy: its previous batch is younger than this
+	sleep    func(time.Duration)
 
 	mu     sync.Mutex
 	groups map[string]*group // by queue: a task travels on one queue
 }
 
 type group struct {
-	pending []*pendingDelivery
-	active  int // flushers running
+	pending   []*pendingDelivery
+	active    int       // flushers running
+	lastFlush time.Time // when the latest batch was taken
 }
 
 type pendingDelivery struct {
@@ -43,20 +47,25 @@ type pendingDelivery struct {
 
 // Group commit bounds. A task holds at most maxGroup deliveries and, past
 // its first delivery, at most maxGroupRecipients recipients (so a task of
-// broadcasts stays a few hundred KiB); groupFlushers enqueues run at once
-// per queue, so one slow round trip does not stall the pod.
+// broadcasts stays a few hundred KiB). One enqueue per queue is in flight
+// at a time (groupFlushers): a second would only split the batches, and
+// groupTimeout bounds each. A busy group lingers groupLinger before taking
+// a batch; it is busy when its previous batch was taken less than
+// lingerWindow ago, so sends at under ~200/s pay no linger.
 const (
 	maxGroup           = 128
 	maxGroupRecipients = 16384
 	groupFlushers      = 1
 	groupTimeout       = 5 * time.Second
+	groupLinger        = time.Millisecond
+	lingerWindow       = 5 * time.Millisecond
 )
 
 // NewGroupEnqueuer returns a group-committing Enqueuer over sink.
 func NewGroupEnqueuer(sink BatchEnqueuer) *GroupEnqueuer {
 	return &GroupEnqueuer{
 		sink: sink, timeout: groupTimeout, flushers: groupFlushers,
-		maxSize: maxGroup, maxUsers: maxGroupRecipients,
+		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, sleep: time.Sleep,
 		groups: map[string]*group{},
 	}
 }
@@ -92,6 +101,9 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
 // delivery is never left behind without a flusher.
 func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 	for {
+		if d := g.lingerFor(grp); d > 0 {
+			g.sleep(d)
+		}
 		batch := g.take(grp)
 		if batch == nil {
 			return
@@ -109,6 +121,17 @@ func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 			}
 		}
 	}
+}
+
+// lingerFor says how long to wait before taking a batch from grp: linger
+// while sends are frequent and the batch is not full yet, else nothing.
+func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.linger <= 0 || len(grp.pending) >= g.maxSize || time.Since(grp.lastFlush) >= g.window {
+		return 0
+	}
+	return g.linger
 }
 
 // take removes the next batch from grp, or releases the caller's flusher
@@ -129,6 +152,7 @@ func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 		users += r
 		n++
 	}
+	grp.lastFlush = time.Now()
 	batch := make([]*pendingDelivery, n)
 	copy(batch, grp.pending)
 	// Shift rather than reslice so the backing array does not pin sent

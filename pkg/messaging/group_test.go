@@ -101,6 +101,41 @@ func TestGroupEnqueuer_BatchesWhatPilesUpAndLosesNothing(t *testing.T) {
 	}
 }
 
+// A busy group lingers before taking a batch, so sends that arrive just
+// after a quick enqueue still share the next task; an idle one does not.
+func TestGroupEnqueuer_LingersOnlyWhenBusy(t *testing.T) {
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink)
+	lingering, release := make(chan struct{}, 1), make(chan struct{})
+	g.window = time.Hour // every send after the first counts as busy
+	g.sleep = func(time.Duration) { lingering <- struct{}{}; <-release }
+	// Idle (no batch taken yet): the first send goes at once, alone.
+	if err := g.Enqueue(context.Background(), dm(1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lingering:
+		t.Fatal("the first send lingered")
+	default:
+	}
+	// Busy now: the next leader lingers, and a send arriving meanwhile
+	// joins its batch.
+	done := make(chan error, 2)
+	go func() { done <- g.Enqueue(context.Background(), dm(2)) }()
+	<-lingering
+	go func() { done <- g.Enqueue(context.Background(), dm(3)) }()
+	waitPending(t, g, QueueDirect, 2)
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sink.batches) != 2 || len(sink.batches[0]) != 1 || len(sink.batches[1]) != 2 {
+		t.Fatalf("batches = %v, want [m0001] then [m0002 m0003]", sink.batches)
+	}
+}
+
 // A task's recipients are bounded, so broadcasts to big audiences do not
 // make one enormous task; a single huge broadcast still goes alone.
 func TestGroupEnqueuer_BoundsRecipientsPerTask(t *testing.T) {
