@@ -38,6 +38,7 @@ type group struct {
 	pending   []*pendingDelivery
 	active    int       // flushers running
 	lastFlush time.Time // when the latest batch was taken
+	lastSize  int       // and how many deliveries it held
 }
 
 type pendingDelivery struct {
@@ -50,8 +51,8 @@ type pendingDelivery struct {
 // broadcasts stays a few hundred KiB). One enqueue per queue is in flight
 // at a time (groupFlushers): a second would only split the batches, and
 // groupTimeout bounds each. A busy group lingers groupLinger before taking
-// a batch; it is busy when its previous batch was taken less than
-// lingerWindow ago, so sends at under ~200/s pay no linger.
+// a batch (see lingerFor); sends at under ~200/s, or from one sender at a
+// time, never linger.
 const (
 	maxGroup           = 128
 	maxGroupRecipients = 16384
@@ -124,11 +125,15 @@ func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 }
 
 // lingerFor says how long to wait before taking a batch from grp: linger
-// while sends are frequent and the batch is not full yet, else nothing.
+// while sends are frequent and concurrent (the previous batch was taken
+// lately and held several, or several are waiting now) and the batch is
+// not full yet; else nothing. A lone sequential sender never lingers:
+// waiting could not give it company.
 func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.linger <= 0 || len(grp.pending) >= g.maxSize || time.Since(grp.lastFlush) >= g.window {
+	busy := time.Since(grp.lastFlush) < g.window && (grp.lastSize > 1 || len(grp.pending) > 1)
+	if g.linger <= 0 || !busy || len(grp.pending) >= g.maxSize {
 		return 0
 	}
 	return g.linger
@@ -152,7 +157,7 @@ func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 		users += r
 		n++
 	}
-	grp.lastFlush = time.Now()
+	grp.lastFlush, grp.lastSize = time.Now(), n
 	batch := make([]*pendingDelivery, n)
 	copy(batch, grp.pending)
 	// Shift rather than reslice so the backing array does not pin sent

@@ -102,28 +102,34 @@ func TestGroupEnqueuer_BatchesWhatPilesUpAndLosesNothing(t *testing.T) {
 }
 
 // A busy group lingers before taking a batch, so sends that arrive just
-// after a quick enqueue still share the next task; an idle one does not.
+// after a quick enqueue still share the next task; an idle group, or one
+// fed by a single sequential sender, does not.
 func TestGroupEnqueuer_LingersOnlyWhenBusy(t *testing.T) {
 	sink := &recordingSink{}
 	g := NewGroupEnqueuer(sink)
 	lingering, release := make(chan struct{}, 1), make(chan struct{})
-	g.window = time.Hour // every send after the first counts as busy
+	g.window = time.Hour // recent enough, whatever the machine's speed
 	g.sleep = func(time.Duration) { lingering <- struct{}{}; <-release }
-	// Idle (no batch taken yet): the first send goes at once, alone.
-	if err := g.Enqueue(context.Background(), dm(1)); err != nil {
-		t.Fatal(err)
+	// Idle, then one sender at a time: each send goes at once, alone.
+	for i := 1; i <= 2; i++ {
+		if err := g.Enqueue(context.Background(), dm(i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	select {
 	case <-lingering:
-		t.Fatal("the first send lingered")
+		t.Fatal("a lone sequential sender lingered")
 	default:
 	}
-	// Busy now: the next leader lingers, and a send arriving meanwhile
-	// joins its batch.
+	// Concurrent senders (the last batch held several): the next leader
+	// lingers, and a send arriving meanwhile joins its batch.
+	g.mu.Lock()
+	g.groups[QueueDirect].lastSize = 2
+	g.mu.Unlock()
 	done := make(chan error, 2)
-	go func() { done <- g.Enqueue(context.Background(), dm(2)) }()
-	<-lingering
 	go func() { done <- g.Enqueue(context.Background(), dm(3)) }()
+	<-lingering
+	go func() { done <- g.Enqueue(context.Background(), dm(4)) }()
 	waitPending(t, g, QueueDirect, 2)
 	close(release)
 	for range 2 {
@@ -131,8 +137,8 @@ func TestGroupEnqueuer_LingersOnlyWhenBusy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(sink.batches) != 2 || len(sink.batches[0]) != 1 || len(sink.batches[1]) != 2 {
-		t.Fatalf("batches = %v, want [m0001] then [m0002 m0003]", sink.batches)
+	if len(sink.batches) != 3 || len(sink.batches[2]) != 2 {
+		t.Fatalf("batches = %v, want [m0001], [m0002], then [m0003 m0004]", sink.batches)
 	}
 }
 
