@@ -18,8 +18,8 @@ import (
 	"github.com/messager/messager/pkg/storage"
 )
 
-// Worker handles TypeDeliver and TypeDeliverBatch tasks. Run must be running while the asynq
-// server calls its handlers.
+// Worker handles TypeDeliver and TypeDeliverBatch tasks. Run must be
+// running while the asynq server calls its handlers.
 type Worker struct {
 	batch     *batcher
 	persisted *prometheus.CounterVec

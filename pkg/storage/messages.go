@@ -209,7 +209,7 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bo
 		}
 	}
 	stored := make(map[string]bool, len(ms))
-	if err := queryIDs(ctx, s.db.SQL, saveBatchPG, []any{ids, senders, tos, bodies, broadcasts, clientIDs, createdAt, rMessages, rUsers, time.Now().UTC()}, stored); err != nil {
+	if err := collectIDs(ctx, s.db.SQL, saveBatchPG, []any{ids, senders, tos, bodies, broadcasts, clientIDs, createdAt, rMessages, rUsers, time.Now().UTC()}, stored); err != nil {
 		return nil, err
 	}
 	var missing []string
@@ -219,7 +219,7 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bo
 		}
 	}
 	if len(missing) > 0 {
-		if err := queryIDs(ctx, s.db.SQL, saveBatchPGExisting, []any{pgx.QueryExecModeExec, missing}, stored); err != nil {
+		if err := collectIDs(ctx, s.db.SQL, saveBatchPGExisting, []any{pgx.QueryExecModeExec, missing}, stored); err != nil {
 			return nil, err
 		}
 	}
@@ -228,23 +228,6 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bo
 		fresh[i] = stored[m.ID]
 	}
 	return fresh, nil
-}
-
-// queryIDs adds the ids q returns to into.
-func queryIDs(ctx context.Context, db *sql.DB, q string, args []any, into map[string]bool) error {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return classify(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return classify(err)
-		}
-		into[id] = true
-	}
-	return classify(rows.Err())
 }
 
 // uniqueRecipients returns ids without repeats, in their first order; ids
@@ -270,8 +253,14 @@ func uniqueRecipients(ids []int) []int {
 	return ids
 }
 
-func collectIDs(ctx context.Context, tx *sql.Tx, q string, args []any, into map[string]bool) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
+// querier runs a query: *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// collectIDs adds the ids q returns to into.
+func collectIDs(ctx context.Context, db querier, q string, args []any, into map[string]bool) error {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return classify(err)
 	}
