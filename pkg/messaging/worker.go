@@ -25,6 +25,7 @@ type Worker struct {
 	persisted *prometheus.CounterVec
 	latency   prometheus.Histogram
 	taskTime  *prometheus.HistogramVec
+	taskSize  *prometheus.HistogramVec
 	tracer    trace.Tracer
 }
 
@@ -54,9 +55,13 @@ func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer,
 			Name: "messager_worker_task_duration_seconds", Help: "Time a worker spends on one task, by queue.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
 		}, []string{"queue"}),
+		taskSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "messager_worker_task_messages", Help: "Messages per delivery task, by queue: 1 while the API is idle, more when it groups sends that arrive together.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+		}, []string{"queue"}),
 		tracer: otel.Tracer("github.com/messager/messager/pkg/messaging"),
 	}
-	reg.MustRegister(w.persisted, w.latency, w.taskTime)
+	reg.MustRegister(w.persisted, w.latency, w.taskTime, w.taskSize)
 	return w
 }
 
@@ -136,6 +141,7 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 	}
 	if len(ds) > 0 {
 		w.taskTime.WithLabelValues(ds[0].Queue()).Observe(time.Since(start).Seconds())
+		w.taskSize.WithLabelValues(ds[0].Queue()).Observe(float64(len(ds)))
 	}
 	return failed
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/ent/message"
@@ -214,6 +215,15 @@ func TestWorker_HandleDeliverBatch(t *testing.T) {
 	}
 	if n := db.Ent.MessageRecipient.Query().CountX(ctx); n != 4 {
 		t.Errorf("%d recipient rows, want 4 (two DMs, a broadcast to two)", n)
+	}
+	// Both runs are in the messages-per-task histogram, on the first
+	// delivery's queue.
+	var m dto.Metric
+	if err := w.taskSize.WithLabelValues(QueueDirect).(prometheus.Histogram).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if c, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); c != 2 || sum != 8 {
+		t.Errorf("messages-per-task histogram: %d tasks, %v messages; want 2 and 8", c, sum)
 	}
 }
 

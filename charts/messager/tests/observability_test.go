@@ -27,7 +27,7 @@ var exportedMetrics = func() map[string]bool {
 	} {
 		m[n] = true
 	}
-	for _, h := range []string{"messager_http_request_duration_seconds", "messager_delivery_seconds", "messager_worker_task_duration_seconds"} {
+	for _, h := range []string{"messager_http_request_duration_seconds", "messager_delivery_seconds", "messager_worker_task_duration_seconds", "messager_worker_task_messages"} {
 		for _, s := range []string{"_bucket", "_sum", "_count"} {
 			m[h+s] = true
 		}
