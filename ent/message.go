@@ -30,6 +30,8 @@ type Message struct {
 	ClientID *string `json:"client_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// SenderSeq holds the value of the "sender_seq" field.
+	SenderSeq int64 `json:"sender_seq,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -87,7 +89,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case message.FieldBroadcast:
 			values[i] = new(sql.NullBool)
-		case message.FieldSenderID, message.FieldToID:
+		case message.FieldSenderID, message.FieldToID, message.FieldSenderSeq:
 			values[i] = new(sql.NullInt64)
 		case message.FieldID, message.FieldBody, message.FieldClientID:
 			values[i] = new(sql.NullString)
@@ -151,6 +153,12 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case message.FieldSenderSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sender_seq", values[i])
+			} else if value.Valid {
+				_m.SenderSeq = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -224,6 +232,9 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("sender_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SenderSeq))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -85,6 +85,20 @@ func (_c *MessageCreate) SetCreatedAt(v time.Time) *MessageCreate {
 	return _c
 }
 
+// SetSenderSeq sets the "sender_seq" field.
+func (_c *MessageCreate) SetSenderSeq(v int64) *MessageCreate {
+	_c.mutation.SetSenderSeq(v)
+	return _c
+}
+
+// SetNillableSenderSeq sets the "sender_seq" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableSenderSeq(v *int64) *MessageCreate {
+	if v != nil {
+		_c.SetSenderSeq(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *MessageCreate) SetID(v string) *MessageCreate {
 	_c.mutation.SetID(v)
@@ -155,6 +169,10 @@ func (_c *MessageCreate) defaults() {
 		v := message.DefaultBroadcast
 		_c.mutation.SetBroadcast(v)
 	}
+	if _, ok := _c.mutation.SenderSeq(); !ok {
+		v := message.DefaultSenderSeq
+		_c.mutation.SetSenderSeq(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -175,6 +193,9 @@ func (_c *MessageCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Message.created_at"`)}
+	}
+	if _, ok := _c.mutation.SenderSeq(); !ok {
+		return &ValidationError{Name: "sender_seq", err: errors.New(`ent: missing required field "Message.sender_seq"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := message.IDValidator(v); err != nil {
@@ -235,6 +256,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(message.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.SenderSeq(); ok {
+		_spec.SetField(message.FieldSenderSeq, field.TypeInt64, value)
+		_node.SenderSeq = value
 	}
 	if nodes := _c.mutation.SenderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -372,6 +397,9 @@ func (u *MessageUpsertOne) UpdateNewValues() *MessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(message.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.SenderSeq(); exists {
+			s.SetIgnore(message.FieldSenderSeq)
 		}
 	}))
 	return u
@@ -604,6 +632,9 @@ func (u *MessageUpsertBulk) UpdateNewValues() *MessageUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(message.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.SenderSeq(); exists {
+				s.SetIgnore(message.FieldSenderSeq)
 			}
 		}
 	}))

@@ -50,6 +50,20 @@ func (_c *MessageRecipientCreate) SetNillableReadAt(v *time.Time) *MessageRecipi
 	return _c
 }
 
+// SetSeq sets the "seq" field.
+func (_c *MessageRecipientCreate) SetSeq(v int64) *MessageRecipientCreate {
+	_c.mutation.SetSeq(v)
+	return _c
+}
+
+// SetNillableSeq sets the "seq" field if the given value is not nil.
+func (_c *MessageRecipientCreate) SetNillableSeq(v *int64) *MessageRecipientCreate {
+	if v != nil {
+		_c.SetSeq(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *MessageRecipientCreate) SetCreatedAt(v time.Time) *MessageRecipientCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -109,6 +123,10 @@ func (_c *MessageRecipientCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *MessageRecipientCreate) defaults() {
+	if _, ok := _c.mutation.Seq(); !ok {
+		v := messagerecipient.DefaultSeq
+		_c.mutation.SetSeq(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := messagerecipient.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -127,6 +145,9 @@ func (_c *MessageRecipientCreate) check() error {
 	}
 	if _, ok := _c.mutation.RecipientID(); !ok {
 		return &ValidationError{Name: "recipient_id", err: errors.New(`ent: missing required field "MessageRecipient.recipient_id"`)}
+	}
+	if _, ok := _c.mutation.Seq(); !ok {
+		return &ValidationError{Name: "seq", err: errors.New(`ent: missing required field "MessageRecipient.seq"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "MessageRecipient.created_at"`)}
@@ -167,6 +188,10 @@ func (_c *MessageRecipientCreate) createSpec() (*MessageRecipient, *sqlgraph.Cre
 	if value, ok := _c.mutation.ReadAt(); ok {
 		_spec.SetField(messagerecipient.FieldReadAt, field.TypeTime, value)
 		_node.ReadAt = &value
+	}
+	if value, ok := _c.mutation.Seq(); ok {
+		_spec.SetField(messagerecipient.FieldSeq, field.TypeInt64, value)
+		_node.Seq = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(messagerecipient.FieldCreatedAt, field.TypeTime, value)
@@ -292,6 +317,9 @@ func (u *MessageRecipientUpsertOne) UpdateNewValues() *MessageRecipientUpsertOne
 		}
 		if _, exists := u.create.mutation.RecipientID(); exists {
 			s.SetIgnore(messagerecipient.FieldRecipientID)
+		}
+		if _, exists := u.create.mutation.Seq(); exists {
+			s.SetIgnore(messagerecipient.FieldSeq)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(messagerecipient.FieldCreatedAt)
@@ -529,6 +557,9 @@ func (u *MessageRecipientUpsertBulk) UpdateNewValues() *MessageRecipientUpsertBu
 			}
 			if _, exists := b.mutation.RecipientID(); exists {
 				s.SetIgnore(messagerecipient.FieldRecipientID)
+			}
+			if _, exists := b.mutation.Seq(); exists {
+				s.SetIgnore(messagerecipient.FieldSeq)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(messagerecipient.FieldCreatedAt)

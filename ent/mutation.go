@@ -41,6 +41,8 @@ type MessageMutation struct {
 	broadcast         *bool
 	client_id         *string
 	created_at        *time.Time
+	sender_seq        *int64
+	addsender_seq     *int64
 	clearedFields     map[string]struct{}
 	sender            *int
 	clearedsender     bool
@@ -400,6 +402,62 @@ func (m *MessageMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetSenderSeq sets the "sender_seq" field.
+func (m *MessageMutation) SetSenderSeq(i int64) {
+	m.sender_seq = &i
+	m.addsender_seq = nil
+}
+
+// SenderSeq returns the value of the "sender_seq" field in the mutation.
+func (m *MessageMutation) SenderSeq() (r int64, exists bool) {
+	v := m.sender_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSenderSeq returns the old "sender_seq" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldSenderSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSenderSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSenderSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSenderSeq: %w", err)
+	}
+	return oldValue.SenderSeq, nil
+}
+
+// AddSenderSeq adds i to the "sender_seq" field.
+func (m *MessageMutation) AddSenderSeq(i int64) {
+	if m.addsender_seq != nil {
+		*m.addsender_seq += i
+	} else {
+		m.addsender_seq = &i
+	}
+}
+
+// AddedSenderSeq returns the value that was added to the "sender_seq" field in this mutation.
+func (m *MessageMutation) AddedSenderSeq() (r int64, exists bool) {
+	v := m.addsender_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSenderSeq resets all changes to the "sender_seq" field.
+func (m *MessageMutation) ResetSenderSeq() {
+	m.sender_seq = nil
+	m.addsender_seq = nil
+}
+
 // ClearSender clears the "sender" edge to the User entity.
 func (m *MessageMutation) ClearSender() {
 	m.clearedsender = true
@@ -542,7 +600,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.sender != nil {
 		fields = append(fields, message.FieldSenderID)
 	}
@@ -560,6 +618,9 @@ func (m *MessageMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
+	}
+	if m.sender_seq != nil {
+		fields = append(fields, message.FieldSenderSeq)
 	}
 	return fields
 }
@@ -581,6 +642,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.ClientID()
 	case message.FieldCreatedAt:
 		return m.CreatedAt()
+	case message.FieldSenderSeq:
+		return m.SenderSeq()
 	}
 	return nil, false
 }
@@ -602,6 +665,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldClientID(ctx)
 	case message.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case message.FieldSenderSeq:
+		return m.OldSenderSeq(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -653,6 +718,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case message.FieldSenderSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSenderSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -661,6 +733,9 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *MessageMutation) AddedFields() []string {
 	var fields []string
+	if m.addsender_seq != nil {
+		fields = append(fields, message.FieldSenderSeq)
+	}
 	return fields
 }
 
@@ -669,6 +744,8 @@ func (m *MessageMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case message.FieldSenderSeq:
+		return m.AddedSenderSeq()
 	}
 	return nil, false
 }
@@ -678,6 +755,13 @@ func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *MessageMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case message.FieldSenderSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSenderSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message numeric field %s", name)
 }
@@ -737,6 +821,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case message.FieldSenderSeq:
+		m.ResetSenderSeq()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
@@ -869,6 +956,8 @@ type MessageRecipientMutation struct {
 	typ              string
 	id               *int
 	read_at          *time.Time
+	seq              *int64
+	addseq           *int64
 	created_at       *time.Time
 	clearedFields    map[string]struct{}
 	message          *string
@@ -1099,6 +1188,62 @@ func (m *MessageRecipientMutation) ResetReadAt() {
 	delete(m.clearedFields, messagerecipient.FieldReadAt)
 }
 
+// SetSeq sets the "seq" field.
+func (m *MessageRecipientMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *MessageRecipientMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the MessageRecipient entity.
+// If the MessageRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageRecipientMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *MessageRecipientMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *MessageRecipientMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *MessageRecipientMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *MessageRecipientMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -1223,7 +1368,7 @@ func (m *MessageRecipientMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageRecipientMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.message != nil {
 		fields = append(fields, messagerecipient.FieldMessageID)
 	}
@@ -1232,6 +1377,9 @@ func (m *MessageRecipientMutation) Fields() []string {
 	}
 	if m.read_at != nil {
 		fields = append(fields, messagerecipient.FieldReadAt)
+	}
+	if m.seq != nil {
+		fields = append(fields, messagerecipient.FieldSeq)
 	}
 	if m.created_at != nil {
 		fields = append(fields, messagerecipient.FieldCreatedAt)
@@ -1250,6 +1398,8 @@ func (m *MessageRecipientMutation) Field(name string) (ent.Value, bool) {
 		return m.RecipientID()
 	case messagerecipient.FieldReadAt:
 		return m.ReadAt()
+	case messagerecipient.FieldSeq:
+		return m.Seq()
 	case messagerecipient.FieldCreatedAt:
 		return m.CreatedAt()
 	}
@@ -1267,6 +1417,8 @@ func (m *MessageRecipientMutation) OldField(ctx context.Context, name string) (e
 		return m.OldRecipientID(ctx)
 	case messagerecipient.FieldReadAt:
 		return m.OldReadAt(ctx)
+	case messagerecipient.FieldSeq:
+		return m.OldSeq(ctx)
 	case messagerecipient.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	}
@@ -1299,6 +1451,13 @@ func (m *MessageRecipientMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetReadAt(v)
 		return nil
+	case messagerecipient.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
 	case messagerecipient.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -1314,6 +1473,9 @@ func (m *MessageRecipientMutation) SetField(name string, value ent.Value) error 
 // this mutation.
 func (m *MessageRecipientMutation) AddedFields() []string {
 	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, messagerecipient.FieldSeq)
+	}
 	return fields
 }
 
@@ -1322,6 +1484,8 @@ func (m *MessageRecipientMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *MessageRecipientMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case messagerecipient.FieldSeq:
+		return m.AddedSeq()
 	}
 	return nil, false
 }
@@ -1331,6 +1495,13 @@ func (m *MessageRecipientMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *MessageRecipientMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case messagerecipient.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown MessageRecipient numeric field %s", name)
 }
@@ -1375,6 +1546,9 @@ func (m *MessageRecipientMutation) ResetField(name string) error {
 		return nil
 	case messagerecipient.FieldReadAt:
 		m.ResetReadAt()
+		return nil
+	case messagerecipient.FieldSeq:
+		m.ResetSeq()
 		return nil
 	case messagerecipient.FieldCreatedAt:
 		m.ResetCreatedAt()
@@ -1487,6 +1661,9 @@ type UserMutation struct {
 	password_hash   *string
 	usercode        *string
 	created_at      *time.Time
+	admin           *bool
+	last_seq        *int64
+	addlast_seq     *int64
 	clearedFields   map[string]struct{}
 	sent            map[string]struct{}
 	removedsent     map[string]struct{}
@@ -1813,6 +1990,98 @@ func (m *UserMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetAdmin sets the "admin" field.
+func (m *UserMutation) SetAdmin(b bool) {
+	m.admin = &b
+}
+
+// Admin returns the value of the "admin" field in the mutation.
+func (m *UserMutation) Admin() (r bool, exists bool) {
+	v := m.admin
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdmin returns the old "admin" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldAdmin(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdmin is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdmin requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdmin: %w", err)
+	}
+	return oldValue.Admin, nil
+}
+
+// ResetAdmin resets all changes to the "admin" field.
+func (m *UserMutation) ResetAdmin() {
+	m.admin = nil
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (m *UserMutation) SetLastSeq(i int64) {
+	m.last_seq = &i
+	m.addlast_seq = nil
+}
+
+// LastSeq returns the value of the "last_seq" field in the mutation.
+func (m *UserMutation) LastSeq() (r int64, exists bool) {
+	v := m.last_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeq returns the old "last_seq" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldLastSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeq: %w", err)
+	}
+	return oldValue.LastSeq, nil
+}
+
+// AddLastSeq adds i to the "last_seq" field.
+func (m *UserMutation) AddLastSeq(i int64) {
+	if m.addlast_seq != nil {
+		*m.addlast_seq += i
+	} else {
+		m.addlast_seq = &i
+	}
+}
+
+// AddedLastSeq returns the value that was added to the "last_seq" field in this mutation.
+func (m *UserMutation) AddedLastSeq() (r int64, exists bool) {
+	v := m.addlast_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastSeq resets all changes to the "last_seq" field.
+func (m *UserMutation) ResetLastSeq() {
+	m.last_seq = nil
+	m.addlast_seq = nil
+}
+
 // AddSentIDs adds the "sent" edge to the Message entity by ids.
 func (m *UserMutation) AddSentIDs(ids ...string) {
 	if m.sent == nil {
@@ -1955,7 +2224,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 8)
 	if m.username != nil {
 		fields = append(fields, user.FieldUsername)
 	}
@@ -1973,6 +2242,12 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
+	}
+	if m.admin != nil {
+		fields = append(fields, user.FieldAdmin)
+	}
+	if m.last_seq != nil {
+		fields = append(fields, user.FieldLastSeq)
 	}
 	return fields
 }
@@ -1994,6 +2269,10 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Usercode()
 	case user.FieldCreatedAt:
 		return m.CreatedAt()
+	case user.FieldAdmin:
+		return m.Admin()
+	case user.FieldLastSeq:
+		return m.LastSeq()
 	}
 	return nil, false
 }
@@ -2015,6 +2294,10 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldUsercode(ctx)
 	case user.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case user.FieldAdmin:
+		return m.OldAdmin(ctx)
+	case user.FieldLastSeq:
+		return m.OldLastSeq(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -2066,6 +2349,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case user.FieldAdmin:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdmin(v)
+		return nil
+	case user.FieldLastSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -2073,13 +2370,21 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *UserMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addlast_seq != nil {
+		fields = append(fields, user.FieldLastSeq)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case user.FieldLastSeq:
+		return m.AddedLastSeq()
+	}
 	return nil, false
 }
 
@@ -2088,6 +2393,13 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *UserMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case user.FieldLastSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -2132,6 +2444,12 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case user.FieldAdmin:
+		m.ResetAdmin()
+		return nil
+	case user.FieldLastSeq:
+		m.ResetLastSeq()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

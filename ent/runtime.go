@@ -25,6 +25,10 @@ func init() {
 	messageDescClientID := messageFields[5].Descriptor()
 	// message.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
 	message.ClientIDValidator = messageDescClientID.Validators[0].(func(string) error)
+	// messageDescSenderSeq is the schema descriptor for sender_seq field.
+	messageDescSenderSeq := messageFields[7].Descriptor()
+	// message.DefaultSenderSeq holds the default value on creation for the sender_seq field.
+	message.DefaultSenderSeq = messageDescSenderSeq.Default.(int64)
 	// messageDescID is the schema descriptor for id field.
 	messageDescID := messageFields[0].Descriptor()
 	// message.IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -49,8 +53,12 @@ func init() {
 	messagerecipientDescMessageID := messagerecipientFields[0].Descriptor()
 	// messagerecipient.MessageIDValidator is a validator for the "message_id" field. It is called by the builders before save.
 	messagerecipient.MessageIDValidator = messagerecipientDescMessageID.Validators[0].(func(string) error)
+	// messagerecipientDescSeq is the schema descriptor for seq field.
+	messagerecipientDescSeq := messagerecipientFields[3].Descriptor()
+	// messagerecipient.DefaultSeq holds the default value on creation for the seq field.
+	messagerecipient.DefaultSeq = messagerecipientDescSeq.Default.(int64)
 	// messagerecipientDescCreatedAt is the schema descriptor for created_at field.
-	messagerecipientDescCreatedAt := messagerecipientFields[3].Descriptor()
+	messagerecipientDescCreatedAt := messagerecipientFields[4].Descriptor()
 	// messagerecipient.DefaultCreatedAt holds the default value on creation for the created_at field.
 	messagerecipient.DefaultCreatedAt = messagerecipientDescCreatedAt.Default.(func() time.Time)
 	userFields := schema.User{}.Fields()
@@ -135,4 +143,12 @@ func init() {
 	userDescCreatedAt := userFields[5].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescAdmin is the schema descriptor for admin field.
+	userDescAdmin := userFields[6].Descriptor()
+	// user.DefaultAdmin holds the default value on creation for the admin field.
+	user.DefaultAdmin = userDescAdmin.Default.(bool)
+	// userDescLastSeq is the schema descriptor for last_seq field.
+	userDescLastSeq := userFields[7].Descriptor()
+	// user.DefaultLastSeq holds the default value on creation for the last_seq field.
+	user.DefaultLastSeq = userDescLastSeq.Default.(int64)
 }

@@ -68,6 +68,34 @@ func (_c *UserCreate) SetNillableCreatedAt(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetAdmin sets the "admin" field.
+func (_c *UserCreate) SetAdmin(v bool) *UserCreate {
+	_c.mutation.SetAdmin(v)
+	return _c
+}
+
+// SetNillableAdmin sets the "admin" field if the given value is not nil.
+func (_c *UserCreate) SetNillableAdmin(v *bool) *UserCreate {
+	if v != nil {
+		_c.SetAdmin(*v)
+	}
+	return _c
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (_c *UserCreate) SetLastSeq(v int64) *UserCreate {
+	_c.mutation.SetLastSeq(v)
+	return _c
+}
+
+// SetNillableLastSeq sets the "last_seq" field if the given value is not nil.
+func (_c *UserCreate) SetNillableLastSeq(v *int64) *UserCreate {
+	if v != nil {
+		_c.SetLastSeq(*v)
+	}
+	return _c
+}
+
 // AddSentIDs adds the "sent" edge to the Message entity by IDs.
 func (_c *UserCreate) AddSentIDs(ids ...string) *UserCreate {
 	_c.mutation.AddSentIDs(ids...)
@@ -137,6 +165,14 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Admin(); !ok {
+		v := user.DefaultAdmin
+		_c.mutation.SetAdmin(v)
+	}
+	if _, ok := _c.mutation.LastSeq(); !ok {
+		v := user.DefaultLastSeq
+		_c.mutation.SetLastSeq(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -183,6 +219,12 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "User.created_at"`)}
+	}
+	if _, ok := _c.mutation.Admin(); !ok {
+		return &ValidationError{Name: "admin", err: errors.New(`ent: missing required field "User.admin"`)}
+	}
+	if _, ok := _c.mutation.LastSeq(); !ok {
+		return &ValidationError{Name: "last_seq", err: errors.New(`ent: missing required field "User.last_seq"`)}
 	}
 	return nil
 }
@@ -234,6 +276,14 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(user.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Admin(); ok {
+		_spec.SetField(user.FieldAdmin, field.TypeBool, value)
+		_node.Admin = value
+	}
+	if value, ok := _c.mutation.LastSeq(); ok {
+		_spec.SetField(user.FieldLastSeq, field.TypeInt64, value)
+		_node.LastSeq = value
 	}
 	if nodes := _c.mutation.SentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -367,6 +417,36 @@ func (u *UserUpsert) UpdatePasswordHash() *UserUpsert {
 	return u
 }
 
+// SetAdmin sets the "admin" field.
+func (u *UserUpsert) SetAdmin(v bool) *UserUpsert {
+	u.Set(user.FieldAdmin, v)
+	return u
+}
+
+// UpdateAdmin sets the "admin" field to the value that was provided on create.
+func (u *UserUpsert) UpdateAdmin() *UserUpsert {
+	u.SetExcluded(user.FieldAdmin)
+	return u
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (u *UserUpsert) SetLastSeq(v int64) *UserUpsert {
+	u.Set(user.FieldLastSeq, v)
+	return u
+}
+
+// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
+func (u *UserUpsert) UpdateLastSeq() *UserUpsert {
+	u.SetExcluded(user.FieldLastSeq)
+	return u
+}
+
+// AddLastSeq adds v to the "last_seq" field.
+func (u *UserUpsert) AddLastSeq(v int64) *UserUpsert {
+	u.Add(user.FieldLastSeq, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -468,6 +548,41 @@ func (u *UserUpsertOne) SetPasswordHash(v string) *UserUpsertOne {
 func (u *UserUpsertOne) UpdatePasswordHash() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdatePasswordHash()
+	})
+}
+
+// SetAdmin sets the "admin" field.
+func (u *UserUpsertOne) SetAdmin(v bool) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetAdmin(v)
+	})
+}
+
+// UpdateAdmin sets the "admin" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateAdmin() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateAdmin()
+	})
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (u *UserUpsertOne) SetLastSeq(v int64) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetLastSeq(v)
+	})
+}
+
+// AddLastSeq adds v to the "last_seq" field.
+func (u *UserUpsertOne) AddLastSeq(v int64) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddLastSeq(v)
+	})
+}
+
+// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateLastSeq() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateLastSeq()
 	})
 }
 
@@ -738,6 +853,41 @@ func (u *UserUpsertBulk) SetPasswordHash(v string) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdatePasswordHash() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdatePasswordHash()
+	})
+}
+
+// SetAdmin sets the "admin" field.
+func (u *UserUpsertBulk) SetAdmin(v bool) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetAdmin(v)
+	})
+}
+
+// UpdateAdmin sets the "admin" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateAdmin() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateAdmin()
+	})
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (u *UserUpsertBulk) SetLastSeq(v int64) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetLastSeq(v)
+	})
+}
+
+// AddLastSeq adds v to the "last_seq" field.
+func (u *UserUpsertBulk) AddLastSeq(v int64) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddLastSeq(v)
+	})
+}
+
+// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateLastSeq() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateLastSeq()
 	})
 }
 

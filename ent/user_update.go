@@ -86,6 +86,41 @@ func (_u *UserUpdate) SetNillablePasswordHash(v *string) *UserUpdate {
 	return _u
 }
 
+// SetAdmin sets the "admin" field.
+func (_u *UserUpdate) SetAdmin(v bool) *UserUpdate {
+	_u.mutation.SetAdmin(v)
+	return _u
+}
+
+// SetNillableAdmin sets the "admin" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableAdmin(v *bool) *UserUpdate {
+	if v != nil {
+		_u.SetAdmin(*v)
+	}
+	return _u
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (_u *UserUpdate) SetLastSeq(v int64) *UserUpdate {
+	_u.mutation.ResetLastSeq()
+	_u.mutation.SetLastSeq(v)
+	return _u
+}
+
+// SetNillableLastSeq sets the "last_seq" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableLastSeq(v *int64) *UserUpdate {
+	if v != nil {
+		_u.SetLastSeq(*v)
+	}
+	return _u
+}
+
+// AddLastSeq adds value to the "last_seq" field.
+func (_u *UserUpdate) AddLastSeq(v int64) *UserUpdate {
+	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
 // AddSentIDs adds the "sent" edge to the Message entity by IDs.
 func (_u *UserUpdate) AddSentIDs(ids ...string) *UserUpdate {
 	_u.mutation.AddSentIDs(ids...)
@@ -244,6 +279,15 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.PasswordHash(); ok {
 		_spec.SetField(user.FieldPasswordHash, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Admin(); ok {
+		_spec.SetField(user.FieldAdmin, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.LastSeq(); ok {
+		_spec.SetField(user.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedLastSeq(); ok {
+		_spec.AddField(user.FieldLastSeq, field.TypeInt64, value)
 	}
 	if _u.mutation.SentCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -410,6 +454,41 @@ func (_u *UserUpdateOne) SetNillablePasswordHash(v *string) *UserUpdateOne {
 	if v != nil {
 		_u.SetPasswordHash(*v)
 	}
+	return _u
+}
+
+// SetAdmin sets the "admin" field.
+func (_u *UserUpdateOne) SetAdmin(v bool) *UserUpdateOne {
+	_u.mutation.SetAdmin(v)
+	return _u
+}
+
+// SetNillableAdmin sets the "admin" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableAdmin(v *bool) *UserUpdateOne {
+	if v != nil {
+		_u.SetAdmin(*v)
+	}
+	return _u
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (_u *UserUpdateOne) SetLastSeq(v int64) *UserUpdateOne {
+	_u.mutation.ResetLastSeq()
+	_u.mutation.SetLastSeq(v)
+	return _u
+}
+
+// SetNillableLastSeq sets the "last_seq" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableLastSeq(v *int64) *UserUpdateOne {
+	if v != nil {
+		_u.SetLastSeq(*v)
+	}
+	return _u
+}
+
+// AddLastSeq adds value to the "last_seq" field.
+func (_u *UserUpdateOne) AddLastSeq(v int64) *UserUpdateOne {
+	_u.mutation.AddLastSeq(v)
 	return _u
 }
 
@@ -601,6 +680,15 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.PasswordHash(); ok {
 		_spec.SetField(user.FieldPasswordHash, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Admin(); ok {
+		_spec.SetField(user.FieldAdmin, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.LastSeq(); ok {
+		_spec.SetField(user.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedLastSeq(); ok {
+		_spec.AddField(user.FieldLastSeq, field.TypeInt64, value)
 	}
 	if _u.mutation.SentCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -24,6 +24,8 @@ const (
 	FieldClientID = "client_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldSenderSeq holds the string denoting the sender_seq field in the database.
+	FieldSenderSeq = "sender_seq"
 	// EdgeSender holds the string denoting the sender edge name in mutations.
 	EdgeSender = "sender"
 	// EdgeTo holds the string denoting the to edge name in mutations.
@@ -64,6 +66,7 @@ var Columns = []string{
 	FieldBroadcast,
 	FieldClientID,
 	FieldCreatedAt,
+	FieldSenderSeq,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -81,6 +84,8 @@ var (
 	DefaultBroadcast bool
 	// ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
 	ClientIDValidator func(string) error
+	// DefaultSenderSeq holds the default value on creation for the "sender_seq" field.
+	DefaultSenderSeq int64
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -121,6 +126,11 @@ func ByClientID(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// BySenderSeq orders the results by the sender_seq field.
+func BySenderSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSenderSeq, opts...).ToFunc()
 }
 
 // BySenderField orders the results by sender field.

@@ -95,6 +95,11 @@ func CreatedAt(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// SenderSeq applies equality check predicate on the "sender_seq" field. It's identical to SenderSeqEQ.
+func SenderSeq(v int64) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSenderSeq, v))
+}
+
 // SenderIDEQ applies the EQ predicate on the "sender_id" field.
 func SenderIDEQ(v int) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldSenderID, v))
@@ -333,6 +338,46 @@ func CreatedAtLT(v time.Time) predicate.Message {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// SenderSeqEQ applies the EQ predicate on the "sender_seq" field.
+func SenderSeqEQ(v int64) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSenderSeq, v))
+}
+
+// SenderSeqNEQ applies the NEQ predicate on the "sender_seq" field.
+func SenderSeqNEQ(v int64) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldSenderSeq, v))
+}
+
+// SenderSeqIn applies the In predicate on the "sender_seq" field.
+func SenderSeqIn(vs ...int64) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldSenderSeq, vs...))
+}
+
+// SenderSeqNotIn applies the NotIn predicate on the "sender_seq" field.
+func SenderSeqNotIn(vs ...int64) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldSenderSeq, vs...))
+}
+
+// SenderSeqGT applies the GT predicate on the "sender_seq" field.
+func SenderSeqGT(v int64) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldSenderSeq, v))
+}
+
+// SenderSeqGTE applies the GTE predicate on the "sender_seq" field.
+func SenderSeqGTE(v int64) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldSenderSeq, v))
+}
+
+// SenderSeqLT applies the LT predicate on the "sender_seq" field.
+func SenderSeqLT(v int64) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldSenderSeq, v))
+}
+
+// SenderSeqLTE applies the LTE predicate on the "sender_seq" field.
+func SenderSeqLTE(v int64) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldSenderSeq, v))
 }
 
 // HasSender applies the HasEdge predicate on the "sender" edge.

@@ -20,6 +20,8 @@ const (
 	FieldRecipientID = "recipient_id"
 	// FieldReadAt holds the string denoting the read_at field in the database.
 	FieldReadAt = "read_at"
+	// FieldSeq holds the string denoting the seq field in the database.
+	FieldSeq = "seq"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// EdgeMessage holds the string denoting the message edge name in mutations.
@@ -50,6 +52,7 @@ var Columns = []string{
 	FieldMessageID,
 	FieldRecipientID,
 	FieldReadAt,
+	FieldSeq,
 	FieldCreatedAt,
 }
 
@@ -66,6 +69,8 @@ func ValidColumn(column string) bool {
 var (
 	// MessageIDValidator is a validator for the "message_id" field. It is called by the builders before save.
 	MessageIDValidator func(string) error
+	// DefaultSeq holds the default value on creation for the "seq" field.
+	DefaultSeq int64
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 )
@@ -91,6 +96,11 @@ func ByRecipientID(opts ...sql.OrderTermOption) OrderOption {
 // ByReadAt orders the results by the read_at field.
 func ByReadAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReadAt, opts...).ToFunc()
+}
+
+// BySeq orders the results by the seq field.
+func BySeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSeq, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

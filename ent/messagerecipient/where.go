@@ -70,6 +70,11 @@ func ReadAt(v time.Time) predicate.MessageRecipient {
 	return predicate.MessageRecipient(sql.FieldEQ(FieldReadAt, v))
 }
 
+// Seq applies equality check predicate on the "seq" field. It's identical to SeqEQ.
+func Seq(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldEQ(FieldSeq, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.MessageRecipient {
 	return predicate.MessageRecipient(sql.FieldEQ(FieldCreatedAt, v))
@@ -208,6 +213,46 @@ func ReadAtIsNil() predicate.MessageRecipient {
 // ReadAtNotNil applies the NotNil predicate on the "read_at" field.
 func ReadAtNotNil() predicate.MessageRecipient {
 	return predicate.MessageRecipient(sql.FieldNotNull(FieldReadAt))
+}
+
+// SeqEQ applies the EQ predicate on the "seq" field.
+func SeqEQ(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldEQ(FieldSeq, v))
+}
+
+// SeqNEQ applies the NEQ predicate on the "seq" field.
+func SeqNEQ(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldNEQ(FieldSeq, v))
+}
+
+// SeqIn applies the In predicate on the "seq" field.
+func SeqIn(vs ...int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldIn(FieldSeq, vs...))
+}
+
+// SeqNotIn applies the NotIn predicate on the "seq" field.
+func SeqNotIn(vs ...int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldNotIn(FieldSeq, vs...))
+}
+
+// SeqGT applies the GT predicate on the "seq" field.
+func SeqGT(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldGT(FieldSeq, v))
+}
+
+// SeqGTE applies the GTE predicate on the "seq" field.
+func SeqGTE(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldGTE(FieldSeq, v))
+}
+
+// SeqLT applies the LT predicate on the "seq" field.
+func SeqLT(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldLT(FieldSeq, v))
+}
+
+// SeqLTE applies the LTE predicate on the "seq" field.
+func SeqLTE(v int64) predicate.MessageRecipient {
+	return predicate.MessageRecipient(sql.FieldLTE(FieldSeq, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -15,6 +15,7 @@ var (
 		{Name: "broadcast", Type: field.TypeBool, Default: false},
 		{Name: "client_id", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "sender_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "to_id", Type: field.TypeInt, Nullable: true},
 		{Name: "sender_id", Type: field.TypeInt},
 	}
@@ -26,13 +27,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_users_to",
-				Columns:    []*schema.Column{MessagesColumns[5]},
+				Columns:    []*schema.Column{MessagesColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_users_sent",
-				Columns:    []*schema.Column{MessagesColumns[6]},
+				Columns:    []*schema.Column{MessagesColumns[7]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -41,12 +42,17 @@ var (
 			{
 				Name:    "message_sender_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[6], MessagesColumns[0]},
+				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[0]},
 			},
 			{
 				Name:    "message_sender_id_client_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[6], MessagesColumns[3]},
+				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[3]},
+			},
+			{
+				Name:    "message_sender_id_sender_seq",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[5]},
 			},
 		},
 	}
@@ -54,6 +60,7 @@ var (
 	MessageRecipientsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "read_at", Type: field.TypeTime, Nullable: true},
+		{Name: "seq", Type: field.TypeInt64, Default: 0},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "message_id", Type: field.TypeString, Size: 36},
 		{Name: "recipient_id", Type: field.TypeInt},
@@ -66,13 +73,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "message_recipients_messages_recipients",
-				Columns:    []*schema.Column{MessageRecipientsColumns[3]},
+				Columns:    []*schema.Column{MessageRecipientsColumns[4]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "message_recipients_users_received",
-				Columns:    []*schema.Column{MessageRecipientsColumns[4]},
+				Columns:    []*schema.Column{MessageRecipientsColumns[5]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -81,7 +88,12 @@ var (
 			{
 				Name:    "messagerecipient_recipient_id_message_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessageRecipientsColumns[4], MessageRecipientsColumns[3]},
+				Columns: []*schema.Column{MessageRecipientsColumns[5], MessageRecipientsColumns[4]},
+			},
+			{
+				Name:    "messagerecipient_recipient_id_seq",
+				Unique:  false,
+				Columns: []*schema.Column{MessageRecipientsColumns[5], MessageRecipientsColumns[2]},
 			},
 		},
 	}
@@ -94,6 +106,8 @@ var (
 		{Name: "password_hash", Type: field.TypeString},
 		{Name: "usercode", Type: field.TypeString, Unique: true, Size: 6},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "admin", Type: field.TypeBool, Default: false},
+		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

@@ -27,6 +27,9 @@ func (Message) Fields() []ent.Field {
 		// client_id is the sender's idempotency key.
 		field.String("client_id").MaxLen(64).Optional().Nillable().Immutable(),
 		field.Time("created_at").Immutable(),
+		// sender_seq is the message's position in the sender's own mailbox
+		// (see User.last_seq); 0 on rows saved before positions existed.
+		field.Int64("sender_seq").Default(0).Immutable(),
 	}
 }
 
@@ -45,5 +48,7 @@ func (Message) Indexes() []ent.Index {
 		// "what I sent, newest first" is an index scan.
 		index.Fields("sender_id", "id"),
 		index.Fields("sender_id", "client_id").Unique(),
+		// Resuming a stream reads a sender's messages in mailbox order.
+		index.Fields("sender_id", "sender_seq"),
 	}
 }

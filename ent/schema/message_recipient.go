@@ -20,6 +20,9 @@ func (MessageRecipient) Fields() []ent.Field {
 		field.String("message_id").MaxLen(36).Immutable(),
 		field.Int("recipient_id").Immutable(),
 		field.Time("read_at").Optional().Nillable(),
+		// seq is the message's position in the recipient's mailbox (see
+		// User.last_seq); 0 on rows saved before positions existed.
+		field.Int64("seq").Default(0).Immutable(),
 		field.Time("created_at").Default(func() time.Time { return time.Now().UTC() }).Immutable(),
 	}
 }
@@ -41,5 +44,7 @@ func (MessageRecipient) Indexes() []ent.Index {
 		// message-first unique index cost every recipient row another
 		// B-tree insertion, and no query reads it.)
 		index.Fields("recipient_id", "message_id").Unique(),
+		// Resuming a stream reads a recipient's rows in mailbox order.
+		index.Fields("recipient_id", "seq"),
 	}
 }

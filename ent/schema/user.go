@@ -25,6 +25,16 @@ func (User) Fields() []ent.Field {
 		field.String("password_hash").Sensitive().NotEmpty(),
 		field.String("usercode").MaxLen(6).MinLen(6).Unique().Immutable(),
 		field.Time("created_at").Default(func() time.Time { return time.Now().UTC() }).Immutable(),
+		// admin grants the task monitor. Only an operator sets it (`messager
+		// admin grant`, or the first account under `messager all`); no API
+		// lets a user set it on themself.
+		field.Bool("admin").Default(false),
+		// last_seq is the newest position in this user's mailbox: every
+		// message the user sends or receives takes the next one, under this
+		// row's lock, in the transaction that saves it. So positions become
+		// visible in the order they were taken, and a stream resumes without
+		// a gap however late a message is saved after newer ids.
+		field.Int64("last_seq").Default(0),
 	}
 }
 

@@ -26,6 +26,10 @@ const (
 	FieldUsercode = "usercode"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldAdmin holds the string denoting the admin field in the database.
+	FieldAdmin = "admin"
+	// FieldLastSeq holds the string denoting the last_seq field in the database.
+	FieldLastSeq = "last_seq"
 	// EdgeSent holds the string denoting the sent edge name in mutations.
 	EdgeSent = "sent"
 	// EdgeReceived holds the string denoting the received edge name in mutations.
@@ -57,6 +61,8 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldUsercode,
 	FieldCreatedAt,
+	FieldAdmin,
+	FieldLastSeq,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -82,6 +88,10 @@ var (
 	UsercodeValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultAdmin holds the default value on creation for the "admin" field.
+	DefaultAdmin bool
+	// DefaultLastSeq holds the default value on creation for the "last_seq" field.
+	DefaultLastSeq int64
 )
 
 // OrderOption defines the ordering options for the User queries.
@@ -120,6 +130,16 @@ func ByUsercode(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByAdmin orders the results by the admin field.
+func ByAdmin(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdmin, opts...).ToFunc()
+}
+
+// ByLastSeq orders the results by the last_seq field.
+func ByLastSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastSeq, opts...).ToFunc()
 }
 
 // BySentCount orders the results by sent count.

@@ -85,6 +85,16 @@ func CreatedAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Admin applies equality check predicate on the "admin" field. It's identical to AdminEQ.
+func Admin(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldAdmin, v))
+}
+
+// LastSeq applies equality check predicate on the "last_seq" field. It's identical to LastSeqEQ.
+func LastSeq(v int64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldLastSeq, v))
+}
+
 // UsernameEQ applies the EQ predicate on the "username" field.
 func UsernameEQ(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldUsername, v))
@@ -448,6 +458,56 @@ func CreatedAtLT(v time.Time) predicate.User {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.User {
 	return predicate.User(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// AdminEQ applies the EQ predicate on the "admin" field.
+func AdminEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldAdmin, v))
+}
+
+// AdminNEQ applies the NEQ predicate on the "admin" field.
+func AdminNEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldAdmin, v))
+}
+
+// LastSeqEQ applies the EQ predicate on the "last_seq" field.
+func LastSeqEQ(v int64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldLastSeq, v))
+}
+
+// LastSeqNEQ applies the NEQ predicate on the "last_seq" field.
+func LastSeqNEQ(v int64) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldLastSeq, v))
+}
+
+// LastSeqIn applies the In predicate on the "last_seq" field.
+func LastSeqIn(vs ...int64) predicate.User {
+	return predicate.User(sql.FieldIn(FieldLastSeq, vs...))
+}
+
+// LastSeqNotIn applies the NotIn predicate on the "last_seq" field.
+func LastSeqNotIn(vs ...int64) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldLastSeq, vs...))
+}
+
+// LastSeqGT applies the GT predicate on the "last_seq" field.
+func LastSeqGT(v int64) predicate.User {
+	return predicate.User(sql.FieldGT(FieldLastSeq, v))
+}
+
+// LastSeqGTE applies the GTE predicate on the "last_seq" field.
+func LastSeqGTE(v int64) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldLastSeq, v))
+}
+
+// LastSeqLT applies the LT predicate on the "last_seq" field.
+func LastSeqLT(v int64) predicate.User {
+	return predicate.User(sql.FieldLT(FieldLastSeq, v))
+}
+
+// LastSeqLTE applies the LTE predicate on the "last_seq" field.
+func LastSeqLTE(v int64) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldLastSeq, v))
 }
 
 // HasSent applies the HasEdge predicate on the "sent" edge.
