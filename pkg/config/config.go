@@ -58,6 +58,13 @@ type HTTP struct {
 	// only behind a proxy that sets the header.
 	TrustForwardedFor bool     `yaml:"trustForwardedFor" json:"trustForwardedFor"`
 	ShutdownTimeout   Duration `yaml:"shutdownTimeout" json:"shutdownTimeout"`
+	// ReadTimeout bounds the time a client has to send a request body
+	// once its headers arrived, so a body sent a byte at a time cannot hold
+	// a connection; the stream endpoints have no body and are exempt.
+	ReadTimeout Duration `yaml:"readTimeout" json:"readTimeout"`
+	// MaxStreamsPerUser caps one user's open WebSocket and SSE streams on
+	// one api pod; a stream over the cap is refused with 429.
+	MaxStreamsPerUser int `yaml:"maxStreamsPerUser" json:"maxStreamsPerUser"`
 }
 
 // Database selects the SQL store.
@@ -169,9 +176,11 @@ func Default() *Config {
 		Spec: Spec{
 			DataDir: "./data",
 			HTTP: HTTP{
-				Addr:            ":8080",
-				AllowedOrigins:  []string{},
-				ShutdownTimeout: Duration(20 * time.Second),
+				Addr:              ":8080",
+				AllowedOrigins:    []string{},
+				ShutdownTimeout:   Duration(20 * time.Second),
+				ReadTimeout:       Duration(15 * time.Second),
+				MaxStreamsPerUser: 20,
 			},
 			Redis: Redis{Mode: RedisStandalone, Addrs: []string{}},
 			Auth: Auth{

@@ -66,6 +66,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.positive("spec.http.shutdownTimeout", s.HTTP.ShutdownTimeout)
+	v.positive("spec.http.readTimeout", s.HTTP.ReadTimeout)
+	v.between("spec.http.maxStreamsPerUser", s.HTTP.MaxStreamsPerUser, 1, 10000)
 	if u := s.Database.URL; strings.Contains(u, "://") {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
