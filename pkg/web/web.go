@@ -20,6 +20,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/messager/messager/pkg/httpapi"
 )
 
 //go:embed static
@@ -70,7 +72,7 @@ func Handler() http.Handler {
 
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 			return
 		}
 		p := r.URL.Path
@@ -79,7 +81,7 @@ func Handler() http.Handler {
 		}
 		a, ok := assets[p]
 		if !ok || strings.HasSuffix(p, "/") {
-			http.NotFound(w, r)
+			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
 			return
 		}
 		ctype := mime.TypeByExtension(path.Ext(a.name))

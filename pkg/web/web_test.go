@@ -122,3 +122,29 @@ func TestHandler_OtherMethodsAre405(t *testing.T) {
 		t.Error("405 without Allow header")
 	}
 }
+
+// The API promises problem+json for every error, and the UI's handler
+// answers the paths outside /api: its 404 and 405 are problems too.
+func TestHandler_ErrorsAreProblemJSON(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodGet, "/no/such/page", http.StatusNotFound, ""},
+		{http.MethodGet, "/static/", http.StatusNotFound, ""},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodOptions, "/", http.StatusMethodNotAllowed, "GET, HEAD"},
+	} {
+		rec := get(t, Handler(), tc.method, tc.path, nil)
+		if rec.Code != tc.status || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: %d %q, want %d application/problem+json", tc.method, tc.path, rec.Code, rec.Header().Get("Content-Type"), tc.status)
+		}
+		if got := rec.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+		if !strings.Contains(rec.Body.String(), `"status":`) {
+			t.Errorf("%s %s: body %q is not a problem", tc.method, tc.path, rec.Body.String())
+		}
+	}
+}
