@@ -1,11 +1,19 @@
 // Package embedredis runs an in-process Redis-compatible server (miniredis)
 // so `messager all` needs nothing installed. It is for a laptop and tests,
 // not production: everything lives in memory and is lost on exit.
+//
+// The server listens on a TCP port that every local process can reach, so
+// it requires a password made at random on each start; only URL carries
+// it. Without one, any program on the machine could forge stream events,
+// mint sessions or read everyone's queued messages.
 package embedredis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -19,18 +27,26 @@ const tick = 250 * time.Millisecond
 
 // Server is a running embedded Redis.
 type Server struct {
-	mr   *miniredis.Miniredis
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mr       *miniredis.Miniredis
+	password string
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
-// Start listens on addr (e.g. "127.0.0.1:0") and starts the TTL clock.
+// Start listens on addr (e.g. "127.0.0.1:0") with a fresh random password
+// and starts the TTL clock.
 func Start(addr string) (*Server, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("embedded redis password: %w", err)
+	}
+	password := hex.EncodeToString(secret)
 	mr := miniredis.NewMiniRedis()
+	mr.RequireAuth(password)
 	if err := mr.StartAddr(addr); err != nil {
 		return nil, fmt.Errorf("start embedded redis: %w", err)
 	}
-	s := &Server{mr: mr, stop: make(chan struct{})}
+	s := &Server{mr: mr, password: password, stop: make(chan struct{})}
 	s.wg.Add(1)
 	go s.clock()
 	return s, nil
@@ -52,11 +68,17 @@ func (s *Server) clock() {
 	}
 }
 
-// Addr is the host:port clients connect to.
+// Addr is the host:port clients connect to. A client needs the password
+// too: connect with URL.
 func (s *Server) Addr() string { return s.mr.Addr() }
 
-// URL is the redis:// URL of the server.
-func (s *Server) URL() string { return "redis://" + s.mr.Addr() + "/0" }
+// URL is the redis:// URL of the server, password included: every client
+// made from it (go-redis, asynq and asynqmon through the shared client)
+// authenticates. It is a secret; do not log it.
+func (s *Server) URL() string {
+	u := url.URL{Scheme: "redis", User: url.UserPassword("", s.password), Host: s.mr.Addr(), Path: "/0"}
+	return u.String()
+}
 
 // Close stops the server; ctx is accepted for symmetry with other closers.
 func (s *Server) Close(_ context.Context) {

@@ -3,6 +3,7 @@ package embedredis
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +29,11 @@ func TestAsynqScriptsRunOnTheEmbeddedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close(context.Background())
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 
 	var ok, failing atomic.Int32
@@ -79,5 +84,50 @@ func TestAsynqScriptsRunOnTheEmbeddedServer(t *testing.T) {
 	queues, err := inspector.Queues()
 	if err != nil || len(queues) != 2 {
 		t.Fatalf("inspector queues %v %v", queues, err)
+	}
+}
+
+// Anyone on the machine can reach a loopback port: a client that does not
+// present the server's password must be refused, and the URL the server
+// hands out must carry it.
+func TestServer_RefusesClientsWithoutThePassword(t *testing.T) {
+	srv, err := Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	ctx := context.Background()
+
+	stranger := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	defer stranger.Close()
+	if err := stranger.Set(ctx, "messager:session:forged", "1", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("a client without the password wrote a key (err %v), want NOAUTH", err)
+	}
+	guess := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: "password", MaxRetries: -1})
+	defer guess.Close()
+	if err := guess.Ping(ctx).Err(); err == nil {
+		t.Fatal("a wrong password was accepted")
+	}
+
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opt.Password) < 32 {
+		t.Fatalf("the URL's password %q is missing or too short to resist guessing", opt.Password)
+	}
+	owner := redis.NewClient(opt)
+	defer owner.Close()
+	if err := owner.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("the URL's own client was refused: %v", err)
+	}
+
+	other, err := Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	if po, _ := redis.ParseURL(other.URL()); po.Password == opt.Password {
+		t.Fatal("two starts share a password; it must be random per start")
 	}
 }
