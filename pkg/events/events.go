@@ -44,6 +44,31 @@ type Message struct {
 	Status    string    `json:"status"`
 	// ReadAt is set in history on messages the caller received and read.
 	ReadAt *time.Time `json:"read_at,omitempty"`
+	// Received marks a message the reader received (history sets it). It
+	// is not a field of its own: it makes read_at appear as null while
+	// the message is unread, which the API promises for received
+	// messages. Decoding does not restore it.
+	Received bool `json:"-"`
+}
+
+// messageFields is Message without its methods, so MarshalJSON can encode
+// the fields without calling itself.
+type messageFields Message
+
+// unreadMessage is a received, unread message: the outer read_at, being
+// shallower, replaces the embedded one and is never omitted.
+type unreadMessage struct {
+	messageFields
+	ReadAt *time.Time `json:"read_at"`
+}
+
+// MarshalJSON encodes m, with "read_at": null when m was received and is
+// unread; a message the reader sent has no read_at.
+func (m Message) MarshalJSON() ([]byte, error) {
+	if m.Received && m.ReadAt == nil {
+		return json.Marshal(unreadMessage{messageFields: messageFields(m)})
+	}
+	return json.Marshal(messageFields(m))
 }
 
 // MessageFrame pushes a message.

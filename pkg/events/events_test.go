@@ -174,3 +174,55 @@ func BenchmarkEncodeMessageEvent(b *testing.B) {
 		})
 	}
 }
+
+func TestMessage_ReadAtIsNullOnlyOnReceivedUnreadMessages(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC)
+	sent := sampleMessage()
+	unread := sampleMessage()
+	unread.Received = true
+	read := unread
+	read.ReadAt = &at
+	for name, tc := range map[string]struct {
+		m    Message
+		want string // the read_at value as JSON; "" when absent
+	}{
+		"sent":            {sent, ""},
+		"received unread": {unread, "null"},
+		"received read":   {read, `"2026-01-02T03:04:06Z"`},
+	} {
+		for form, b := range map[string]func() ([]byte, error){
+			"value":   func() ([]byte, error) { return json.Marshal(tc.m) },
+			"pointer": func() ([]byte, error) { return json.Marshal(&tc.m) },
+			"in a frame": func() ([]byte, error) {
+				f, err := json.Marshal(MessageFrame{Type: TypeMessage, Message: tc.m})
+				var outer struct{ Message json.RawMessage }
+				if err == nil {
+					err = json.Unmarshal(f, &outer)
+				}
+				return outer.Message, err
+			},
+		} {
+			data, err := b()
+			if err != nil {
+				t.Fatalf("%s (%s): %v", name, form, err)
+			}
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(data, &fields); err != nil {
+				t.Fatalf("%s (%s): %v", name, form, err)
+			}
+			if got := string(fields["read_at"]); got != tc.want {
+				t.Errorf("%s (%s): read_at %q, want %q in %s", name, form, got, tc.want, data)
+			}
+			if _, ok := fields["received"]; ok || len(fields) != 7+btoi(tc.want != "") {
+				t.Errorf("%s (%s): unexpected fields in %s", name, form, data)
+			}
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -337,6 +337,7 @@ func (s *Messages) page(ctx context.Context, userID int, cursor string, limit in
 	out := make([]events.Message, 0, len(rows))
 	for _, r := range rows {
 		m := toEvent(r)
+		_, m.Received = readAt[r.ID]
 		if ra, ok := readAt[r.ID]; ok && ra != nil {
 			t := ra.UTC()
 			m.ReadAt = &t
