@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -114,8 +113,10 @@ func NewService(users Users, audience Audience, store Store, queue Enqueuer, ded
 
 func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput) (events.Message, bool, error) {
 	var errs validation.Errors
-	if strings.TrimFunc(in.Body, unicode.IsSpace) == "" {
-		errs.Add("body", "must contain a non-space character")
+	if validation.HasNUL(in.Body) {
+		errs.Add("body", validation.NULMessage)
+	} else if validation.Blank(in.Body) {
+		errs.Add("body", "must contain a visible character")
 	} else if !utf8.ValidString(in.Body) {
 		errs.Add("body", "must be valid UTF-8 text")
 	} else if n := utf8.RuneCountInString(in.Body); n > s.limits.MaxBodyLength {
@@ -127,6 +128,8 @@ func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput)
 	}
 	if len(in.ClientID) > MaxClientIDLength {
 		errs.Add("client_id", fmt.Sprintf("must be at most %d bytes", MaxClientIDLength))
+	} else if validation.HasNUL(in.ClientID) {
+		errs.Add("client_id", validation.NULMessage)
 	}
 	if err := errs.Err(); err != nil {
 		return events.Message{}, false, err

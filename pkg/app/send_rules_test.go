@@ -1,0 +1,123 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+// PostgreSQL cannot store U+0000 in text: a message holding one was
+// accepted, then retried until archived. It must be refused up front, on
+// every database, naming the field.
+func TestSend_NULInBodyOrClientIDIs422NamingTheField(t *testing.T) {
+	a := startApp(t, ModeAll, newBackends(t))
+	u, v := newUser(t, a, "nuls"), newUser(t, a, "nulr")
+	for _, tc := range []struct {
+		name  string
+		req   map[string]any
+		field string
+	}{
+		{"NUL in body", map[string]any{"body": "hi\x00there", "to": v.user.Usercode}, "body"},
+		{"body of NUL alone", map[string]any{"body": "\x00", "to": v.user.Usercode}, "body"},
+		{"NUL in client_id", map[string]any{"body": "hi", "to": v.user.Usercode, "client_id": "c\x001"}, "client_id"},
+		{"NUL in a broadcast", map[string]any{"body": "\x00all"}, "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u.t = t
+			res, body := u.do("POST", "/api/v1/messages", tc.req)
+			if res.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422: %s", res.StatusCode, body)
+			}
+			if p := decodeProblem(t, res, body); !p.hasField(tc.field) {
+				t.Fatalf("no error naming %q: %s", tc.field, body)
+			}
+		})
+	}
+	u.t = t
+	// Nothing was queued: the next message is the only one delivered.
+	ok := u.send(v.user.Usercode, "clean")
+	waitFor(t, func() bool { return len(v.history()) == 1 }, "the clean message")
+	if h := v.history(); h[0].ID != ok.ID {
+		t.Fatalf("history %v, want only the clean message", messageIDs(h))
+	}
+}
+
+// A body that shows nothing — zero-width and other format characters,
+// invisible fillers, with or without whitespace — is blank; a visible
+// body that contains them (an emoji sequence) is not.
+func TestSend_InvisibleOnlyBodyIsBlank(t *testing.T) {
+	a := startApp(t, ModeAll, newBackends(t))
+	u, v := newUser(t, a, "zws"), newUser(t, a, "zwr")
+	for name, body := range map[string]string{
+		"zero width space":         "\u200b",
+		"ZWNJ and ZWJ":             "\u200c\u200d",
+		"word joiner":              "\u2060\u2060",
+		"byte order mark":          "\ufeff",
+		"mixed with whitespace":    " \u200b\u00a0\n\u2060\t",
+		"soft hyphen":              "\u00ad",
+		"bidi override":            "\u202e\u202c",
+		"Hangul filler":            "\u3164",
+		"Braille blank":            "\u2800",
+		"variation selector alone": "\ufe0f",
+		"tag characters":           "\U000e0041\U000e007f",
+		"control characters":       "\x01\x7f",
+	} {
+		t.Run(name, func(t *testing.T) {
+			u.t = t
+			res, data := u.do("POST", "/api/v1/messages", map[string]any{"body": body, "to": v.user.Usercode})
+			if res.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422: %s", res.StatusCode, data)
+			}
+			if p := decodeProblem(t, res, data); !p.hasField("body") {
+				t.Fatalf("no error naming body: %s", data)
+			}
+		})
+	}
+	u.t = t
+	for _, body := range []string{"👨\u200d👩\u200d👧", "a\u200b", "\u200bx\u200b", "❤\ufe0f"} {
+		u.send(v.user.Usercode, body)
+	}
+}
+
+// GET /api/v1/messages promises "read_at" on every message the caller
+// received: null while unread, a time once read. Messages the caller
+// sent (and did not receive) leave it out.
+func TestHistory_ReceivedUnreadCarriesReadAtNull(t *testing.T) {
+	a := startApp(t, ModeAll, newBackends(t))
+	s, r := newUser(t, a, "ras"), newUser(t, a, "rar")
+	dm := s.send(r.user.Usercode, "unread dm")
+	waitFor(t, func() bool { return len(r.history()) == 1 }, "delivery")
+
+	// raw returns the history's messages as generic JSON objects by id.
+	raw := func(c *client) map[string]map[string]json.RawMessage {
+		t.Helper()
+		res, body := c.do("GET", "/api/v1/messages", nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("history: %d %s", res.StatusCode, body)
+		}
+		var page struct {
+			Messages []map[string]json.RawMessage `json:"messages"`
+		}
+		mustJSON(t, body, &page)
+		out := map[string]map[string]json.RawMessage{}
+		for _, m := range page.Messages {
+			var id string
+			mustJSON(t, m["id"], &id)
+			out[id] = m
+		}
+		return out
+	}
+	if v, ok := raw(r)[dm.ID]["read_at"]; !ok || string(v) != "null" {
+		t.Fatalf("the recipient's unread message has read_at %q (present %v), want null", v, ok)
+	}
+	if v, ok := raw(s)[dm.ID]["read_at"]; ok {
+		t.Fatalf("the sender's copy carries read_at %s; a sent message has none", v)
+	}
+
+	if res, body := r.do("POST", "/api/v1/messages/"+dm.ID+"/read", nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("mark read: %d %s", res.StatusCode, body)
+	}
+	if v := raw(r)[dm.ID]["read_at"]; len(v) < 3 || v[0] != '"' {
+		t.Fatalf("read message has read_at %s, want a time", v)
+	}
+}
