@@ -17,6 +17,11 @@ import (
 // ErrNotFound is returned when the row asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrRejected wraps errors that mean the database refused the data itself
+// (a value it cannot store, a broken reference): trying the same write
+// again cannot succeed.
+var ErrRejected = errors.New("rejected by the database")
+
 // DuplicateError reports a unique constraint that a write would break.
 type DuplicateError struct {
 	// Field is the unique field that clashed ("username", "usercode", "client_id", "id").
@@ -47,7 +52,21 @@ func classify(err error, uniqueFields ...string) error {
 	if isConnectionError(err) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	if isDataError(err) {
+		return fmt.Errorf("%w: %v", ErrRejected, err)
+	}
 	return err
+}
+
+// isDataError reports errors about the data written, not the connection:
+// PostgreSQL's classes 22 (data exception, e.g. U+0000 in text) and 23
+// (integrity constraint violation), and SQLite's constraint failures.
+func isDataError(err error) bool {
+	var pge *pgconn.PgError
+	if errors.As(err, &pge) {
+		return strings.HasPrefix(pge.Code, "22") || strings.HasPrefix(pge.Code, "23")
+	}
+	return strings.Contains(err.Error(), "constraint failed")
 }
 
 func isUniqueViolation(err error) bool {

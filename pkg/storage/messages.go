@@ -8,10 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/messager/messager/ent"
 	"github.com/messager/messager/ent/message"
 	"github.com/messager/messager/ent/messagerecipient"
@@ -34,200 +30,6 @@ type NewMessage struct {
 	ClientID   string
 	CreatedAt  time.Time
 	Recipients []int
-}
-
-// recipientChunk keeps a multi-row insert well under SQLite's 32,766 and
-// PostgreSQL's 65,535 bind parameters (4 per row).
-const recipientChunk = 2000
-
-// Save writes m and its recipient rows in one transaction, idempotently: a
-// retry of the same message writes nothing new. It returns false when the
-// sender already has a different message with the same client_id — a
-// duplicate send that must not be delivered.
-func (s *Messages) Save(ctx context.Context, m NewMessage) (bool, error) {
-	fresh, err := s.SaveBatch(ctx, []NewMessage{m})
-	if err != nil {
-		return false, err
-	}
-	return fresh[0], nil
-}
-
-// messageChunk keeps a multi-row message insert well under the bind
-// parameter limits (7 per row).
-const messageChunk = 500
-
-// SaveBatch writes several messages and all their recipients in one
-// transaction (a group commit: one commit for many messages), with Save's
-// idempotency per message. fresh[i] reports whether ms[i] is to be
-// delivered: true when it was stored now or by an earlier attempt, false
-// when its client_id belongs to another message of the same sender.
-func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) (fresh []bool, err error) {
-	if s.db.Dialect == dialect.Postgres {
-		return s.saveBatchPostgres(ctx, ms)
-	}
-	tx, err := s.db.SQL.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	b := entsql.Dialect(s.db.Dialect)
-
-	stored := make(map[string]bool, len(ms))
-	for start := 0; start < len(ms); start += messageChunk {
-		chunk := ms[start:min(start+messageChunk, len(ms))]
-		ins := b.Insert(message.Table).
-			Columns(message.FieldID, message.FieldSenderID, message.FieldToID, message.FieldBody, message.FieldBroadcast, message.FieldClientID, message.FieldCreatedAt)
-		for _, m := range chunk {
-			var clientID, toID any
-			if m.ClientID != "" {
-				clientID = m.ClientID
-			}
-			if m.ToID != nil {
-				toID = *m.ToID
-			}
-			ins.Values(m.ID, m.SenderID, toID, m.Body, m.Broadcast, clientID, m.CreatedAt.UTC())
-		}
-		// RETURNING names the rows this statement inserted; the others
-		// exist already (a retry) or clash on client_id (a duplicate).
-		q, args := ins.OnConflict(entsql.DoNothing()).Returning(message.FieldID).Query()
-		if err := collectIDs(ctx, tx, q, args, stored); err != nil {
-			return nil, err
-		}
-	}
-	var missing []any
-	for _, m := range ms {
-		if !stored[m.ID] {
-			missing = append(missing, m.ID)
-		}
-	}
-	if len(missing) > 0 {
-		q, args := b.Select(message.FieldID).From(b.Table(message.Table)).Where(entsql.In(message.FieldID, missing...)).Query()
-		if err := collectIDs(ctx, tx, q, args, stored); err != nil {
-			return nil, err
-		}
-	}
-
-	now := time.Now().UTC()
-	ins, rows := b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt), 0
-	flush := func() error {
-		if rows == 0 {
-			return nil
-		}
-		q, args := ins.OnConflict(entsql.DoNothing()).Query()
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return classify(err)
-		}
-		ins, rows = b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt), 0
-		return nil
-	}
-	fresh = make([]bool, len(ms))
-	for i, m := range ms {
-		if !stored[m.ID] {
-			continue
-		}
-		fresh[i] = true
-		for _, rid := range m.Recipients {
-			ins.Values(m.ID, rid, now)
-			if rows++; rows == recipientChunk {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, classify(err)
-	}
-	return fresh, nil
-}
-
-// saveBatchPG is SaveBatch for PostgreSQL as one statement, so a batch costs
-// one round trip (an implicit transaction) instead of five: BEGIN, insert
-// messages, look up the ones that were there already, insert recipients,
-// COMMIT. The rows travel as arrays, so the statement text never changes
-// and pgx prepares it once per connection; PostgreSQL then runs it
-// without planning it again (planning this statement took ~2 ms here,
-// more than running it for a small batch). Its plan must therefore not
-// depend on table sizes, which is why the lookup of messages stored by an
-// earlier attempt is a separate query (saveBatchPGExisting): that one is
-// only needed when a message was not inserted, which is rare.
-//
-// A message whose insert does nothing either exists already (a retry: its
-// recipients were committed with it) or clashes on client_id (a duplicate:
-// it must get none), so recipients are inserted only for messages inserted
-// now. Those rows cannot exist yet, so the recipient insert needs no ON
-// CONFLICT clause (its speculative insertion made each row ~60% dearer
-// here); recipients are de-duplicated per message before the statement.
-const saveBatchPG = `
-WITH input AS (
-	SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::varchar[], $7::timestamptz[])
-		AS t(id, sender_id, to_id, body, broadcast, client_id, created_at)
-), inserted AS (
-	INSERT INTO messages (id, sender_id, to_id, body, broadcast, client_id, created_at)
-	SELECT id, sender_id, to_id, body, broadcast, client_id, created_at FROM input
-	ON CONFLICT DO NOTHING
-	RETURNING id
-), recipients AS (
-	INSERT INTO message_recipients (message_id, recipient_id, created_at)
-	SELECT r.message_id, r.recipient_id, $10 FROM unnest($8::varchar[], $9::bigint[]) AS r(message_id, recipient_id)
-	WHERE r.message_id IN (SELECT id FROM inserted)
-)
-SELECT id FROM inserted`
-
-// saveBatchPGExisting finds which of the messages saveBatchPG did not
-// insert were stored by an earlier attempt. Planned per execution
-// (QueryExecModeExec), since a plan cached while the table was small
-// would scan it whole once it is large.
-const saveBatchPGExisting = `SELECT id FROM messages WHERE id = ANY($1::varchar[])`
-
-func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]bool, error) {
-	var (
-		ids, bodies = make([]string, len(ms)), make([]string, len(ms))
-		senders     = make([]int64, len(ms))
-		tos         = make([]*int64, len(ms))
-		broadcasts  = make([]bool, len(ms))
-		clientIDs   = make([]*string, len(ms))
-		createdAt   = make([]time.Time, len(ms))
-		rMessages   []string
-		rUsers      []int64
-	)
-	for i, m := range ms {
-		ids[i], bodies[i], senders[i], broadcasts[i], createdAt[i] = m.ID, m.Body, int64(m.SenderID), m.Broadcast, m.CreatedAt.UTC()
-		if m.ToID != nil {
-			to := int64(*m.ToID)
-			tos[i] = &to
-		}
-		if m.ClientID != "" {
-			clientIDs[i] = &m.ClientID
-		}
-		for _, r := range uniqueRecipients(m.Recipients) {
-			rMessages = append(rMessages, m.ID)
-			rUsers = append(rUsers, int64(r))
-		}
-	}
-	stored := make(map[string]bool, len(ms))
-	if err := collectIDs(ctx, s.db.SQL, saveBatchPG, []any{ids, senders, tos, bodies, broadcasts, clientIDs, createdAt, rMessages, rUsers, time.Now().UTC()}, stored); err != nil {
-		return nil, err
-	}
-	var missing []string
-	for _, id := range ids {
-		if !stored[id] {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		if err := collectIDs(ctx, s.db.SQL, saveBatchPGExisting, []any{pgx.QueryExecModeExec, missing}, stored); err != nil {
-			return nil, err
-		}
-	}
-	fresh := make([]bool, len(ms))
-	for i, m := range ms {
-		fresh[i] = stored[m.ID]
-	}
-	return fresh, nil
 }
 
 // uniqueRecipients returns ids without repeats, in their first order; ids
@@ -281,10 +83,24 @@ func (s *Messages) History(ctx context.Context, userID int, before string, limit
 	return s.page(ctx, userID, before, limit, false)
 }
 
-// After returns up to limit of userID's messages with an id after `after`,
-// oldest first: what a reconnecting client missed.
+// After returns up to limit of userID's messages that came after the
+// message with id `after`, in the order they became visible to the user
+// (mailbox positions, see Resume and Since), not in id order: a message
+// saved late, after newer ones, is still returned.
 func (s *Messages) After(ctx context.Context, userID int, after string, limit int) ([]events.Message, error) {
-	return s.page(ctx, userID, after, limit, true)
+	pos, err := s.Resume(ctx, userID, after)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.Since(ctx, userID, pos, 0, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]events.Message, len(ps))
+	for i, p := range ps {
+		out[i] = p.Message
+	}
+	return out, nil
 }
 
 // page reads the ids of sent and received messages on their own indexes

@@ -66,9 +66,9 @@ func broadcast(n int, from storage.User, to ...storage.User) storage.NewMessage 
 
 func mustSave(t testing.TB, s *storage.Messages, m storage.NewMessage) {
 	t.Helper()
-	ok, err := s.Save(context.Background(), m)
-	if err != nil || !ok {
-		t.Fatalf("Save(%s) = %v, %v", m.ID, ok, err)
+	saved, err := s.Save(context.Background(), m)
+	if err != nil || !saved.Fresh {
+		t.Fatalf("Save(%s) = %+v, %v", m.ID, saved, err)
 	}
 }
 
@@ -149,9 +149,9 @@ func TestSave_ReusedClientIDReturnsFalseAndWritesNothing(t *testing.T) {
 
 	dup := dm(2, u[0], u[2])
 	dup.ClientID = "c-1"
-	ok, err := s.Save(ctx, dup)
-	if err != nil || ok {
-		t.Fatalf("Save with a used client_id = %v, %v; want false, nil", ok, err)
+	saved, err := s.Save(ctx, dup)
+	if err != nil || saved.Fresh {
+		t.Fatalf("Save with a used client_id = %+v, %v; want not fresh, nil", saved, err)
 	}
 	msgs, recips := countRows(t, db, dup.ID)
 	if msgs != 1 || recips != 0 {
@@ -162,14 +162,14 @@ func TestSave_ReusedClientIDReturnsFalseAndWritesNothing(t *testing.T) {
 	}
 
 	// The retry of the original is still accepted.
-	if ok, err := s.Save(ctx, first); err != nil || !ok {
-		t.Fatalf("retry of the original = %v, %v; want true", ok, err)
+	if saved, err := s.Save(ctx, first); err != nil || !saved.Fresh {
+		t.Fatalf("retry of the original = %+v, %v; want fresh", saved, err)
 	}
 	// client_id is unique per sender only.
 	other := dm(3, u[1], u[0])
 	other.ClientID = "c-1"
-	if ok, err := s.Save(ctx, other); err != nil || !ok {
-		t.Fatalf("another sender's c-1 = %v, %v; want true", ok, err)
+	if saved, err := s.Save(ctx, other); err != nil || !saved.Fresh {
+		t.Fatalf("another sender's c-1 = %+v, %v; want fresh", saved, err)
 	}
 }
 
@@ -192,10 +192,11 @@ func TestSaveBatch_MixedBatch(t *testing.T) {
 	first.ClientID, second.ClientID = "c-2", "c-2"
 	// The broadcast names a recipient twice: it is stored once.
 	batch := []storage.NewMessage{stored, clash, first, second, broadcast(5, u[3], u[0], u[1], u[2], u[1]), dm(6, u[2], u[3])}
-	fresh, err := s.SaveBatch(ctx, batch)
+	saved, err := s.SaveBatch(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fresh := freshOf(saved)
 	if want := []bool{true, false, true, false, true, true}; !slices.Equal(fresh, want) {
 		t.Fatalf("fresh = %v, want %v", fresh, want)
 	}
@@ -209,12 +210,26 @@ func TestSaveBatch_MixedBatch(t *testing.T) {
 	}
 	// The whole batch again (a retried task) changes nothing.
 	again, err := s.SaveBatch(ctx, batch)
-	if err != nil || !slices.Equal(again, fresh) {
-		t.Fatalf("retry: fresh = %v, %v; want %v", again, err, fresh)
+	if err != nil || !slices.Equal(freshOf(again), fresh) {
+		t.Fatalf("retry: fresh = %v, %v; want %v", freshOf(again), err, fresh)
+	}
+	// ... and gives every message the positions its first save gave it.
+	for i := range batch {
+		if !slices.Equal(again[i].Audience, saved[i].Audience) {
+			t.Errorf("message %d: retry audience %v, first %v", i+1, again[i].Audience, saved[i].Audience)
+		}
 	}
 	if n, _ := db.Ent.MessageRecipient.Query().Count(ctx); n != 6 {
 		t.Fatalf("%d recipient rows after the retry, want 6", n)
 	}
+}
+
+func freshOf(saved []storage.Saved) []bool {
+	out := make([]bool, len(saved))
+	for i, s := range saved {
+		out[i] = s.Fresh
+	}
+	return out
 }
 
 // conversation stores messages among four users and returns, per user,
