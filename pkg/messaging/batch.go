@@ -11,7 +11,7 @@ import (
 
 // BatchWriter persists many messages in one transaction; *storage.Messages.
 type BatchWriter interface {
-	SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]bool, error)
+	SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]storage.Saved, error)
 }
 
 // BatchPublisher publishes many events in one round trip; *stream.Bus.
@@ -38,8 +38,9 @@ type batcher struct {
 }
 
 type job struct {
-	msg  storage.NewMessage
-	env  func() (events.Envelope, error)
+	msg storage.NewMessage
+	// env encodes the message's event for its audience, with positions.
+	env  func(audience []storage.Position) (events.Envelope, error)
 	done chan result
 }
 
@@ -132,7 +133,7 @@ func (b *batcher) process(ctx context.Context, batch []*job) {
 	for i, j := range batch {
 		msgs[i] = j.msg
 	}
-	fresh, err := b.store.SaveBatch(ctx, msgs)
+	saved, err := b.store.SaveBatch(ctx, msgs)
 	if err != nil && len(batch) > 1 && !errors.Is(err, storage.ErrUnavailable) {
 		// One bad message must not fail its neighbours: save each alone.
 		for _, j := range batch {
@@ -149,11 +150,11 @@ func (b *batcher) process(ctx context.Context, batch []*job) {
 	envs := make([]events.Envelope, 0, len(batch))
 	owners := make([]*job, 0, len(batch))
 	for i, j := range batch {
-		if !fresh[i] {
+		if !saved[i].Fresh {
 			j.done <- result{fresh: false}
 			continue
 		}
-		env, err := j.env()
+		env, err := j.env(saved[i].Audience)
 		if err != nil {
 			j.done <- result{err: err}
 			continue

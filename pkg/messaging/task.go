@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
@@ -74,7 +73,7 @@ func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
 	if err != nil {
 		return fmt.Errorf("encode delivery: %w", err)
 	}
-	return e.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), d)
+	return e.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), d.Message.ID, d)
 }
 
 // EnqueueBatch adds one TypeDeliverBatch task holding ds, which must all
@@ -88,12 +87,26 @@ func (e *AsynqEnqueuer) EnqueueBatch(ctx context.Context, ds []Delivery) error {
 	if err != nil {
 		return fmt.Errorf("encode deliveries: %w", err)
 	}
-	return e.enqueue(ctx, asynq.NewTask(TypeDeliverBatch, payload), ds[0])
+	return e.enqueue(ctx, asynq.NewTask(TypeDeliverBatch, payload), ds[0].Message.ID, ds[0])
 }
 
-func (e *AsynqEnqueuer) enqueue(ctx context.Context, t *asynq.Task, first Delivery) error {
+// EnqueueAlone adds a one-message TypeDeliver task for a message taken out
+// of a batch task. Its TaskID differs from the message id, which may be the
+// id of the batch task still running; taking it out twice (a retried batch)
+// queues it once.
+func (e *AsynqEnqueuer) EnqueueAlone(ctx context.Context, d Delivery) error {
+	payload, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode delivery: %w", err)
+	}
+	return e.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), d.Message.ID+"/alone", d)
+}
+
+// enqueue adds t on first's queue; a task with the same id already there
+// means it is queued, not an error.
+func (e *AsynqEnqueuer) enqueue(ctx context.Context, t *asynq.Task, taskID string, first Delivery) error {
 	_, err := e.client.EnqueueContext(ctx, t,
-		asynq.TaskID(first.Message.ID),
+		asynq.TaskID(taskID),
 		asynq.Queue(first.Queue()),
 		asynq.MaxRetry(MaxRetry),
 		asynq.Timeout(30*time.Second),
@@ -126,51 +139,4 @@ func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
 		d = time.Minute
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// RedisDedup keeps client_id reservations in Redis for a day. rdb may be
-// an auto-pipelining client (storage.AutoPipeline), so concurrent sends
-// share round trips.
-type RedisDedup struct {
-	rdb redis.Cmdable
-	ttl time.Duration
-}
-
-// NewRedisDedup returns the client_id store.
-func NewRedisDedup(rdb redis.Cmdable) *RedisDedup {
-	return &RedisDedup{rdb: rdb, ttl: 24 * time.Hour}
-}
-
-func dedupKey(senderID int, clientID string) string {
-	return fmt.Sprintf("messager:clientid:%d:%s", senderID, clientID)
-}
-
-// Reserve implements Dedup.
-func (d *RedisDedup) Reserve(ctx context.Context, senderID int, clientID string, m events.Message) (*events.Message, error) {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	key := dedupKey(senderID, clientID)
-	ok, err := d.rdb.SetNX(ctx, key, data, d.ttl).Result()
-	if err != nil {
-		return nil, fmt.Errorf("reserve client_id: %w", err)
-	}
-	if ok {
-		return nil, nil
-	}
-	prev, err := d.rdb.Get(ctx, key).Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("read client_id: %w", err)
-	}
-	var pm events.Message
-	if err := json.Unmarshal(prev, &pm); err != nil {
-		return nil, fmt.Errorf("decode client_id record: %w", err)
-	}
-	return &pm, nil
-}
-
-// Release implements Dedup.
-func (d *RedisDedup) Release(ctx context.Context, senderID int, clientID string) error {
-	return d.rdb.Del(ctx, dedupKey(senderID, clientID)).Err()
 }

@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,6 +23,8 @@ import (
 // running while the asynq server calls its handlers.
 type Worker struct {
 	batch     *batcher
+	requeue   Requeuer
+	rejected  prometheus.Counter
 	persisted *prometheus.CounterVec
 	latency   prometheus.Histogram
 	taskTime  *prometheus.HistogramVec
@@ -37,13 +40,24 @@ const (
 	maxBatchRecipients = 8192
 )
 
+// Requeuer queues one message of a batch task as a task of its own; see
+// deliver. *AsynqEnqueuer is one.
+type Requeuer interface {
+	EnqueueAlone(ctx context.Context, d Delivery) error
+}
+
 // NewWorker returns the task handler, registering its metrics on reg.
 // writers is how many transactions run at once: 1 for SQLite, which
 // allows one writer and would otherwise make the rest sleep on its lock,
 // a few for PostgreSQL.
-func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer, logger *slog.Logger, writers int) *Worker {
+// requeue takes the messages the database refuses out of their batch task.
+func NewWorker(store BatchWriter, pub BatchPublisher, requeue Requeuer, reg prometheus.Registerer, logger *slog.Logger, writers int) *Worker {
 	w := &Worker{
-		batch: newBatcher(store, pub, logger, max(writers, 1), maxBatch, maxBatchRecipients),
+		batch:   newBatcher(store, pub, logger, max(writers, 1), maxBatch, maxBatchRecipients),
+		requeue: requeue,
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "messager_messages_rejected_total", Help: "Messages the database refused to store (their task is archived, for an operator to see).",
+		}),
 		persisted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messager_messages_persisted_total", Help: "Messages persisted and published by workers, by kind.",
 		}, []string{"kind"}),
@@ -61,7 +75,7 @@ func NewWorker(store BatchWriter, pub BatchPublisher, reg prometheus.Registerer,
 		}, []string{"queue"}),
 		tracer: otel.Tracer("github.com/messager/messager/pkg/messaging"),
 	}
-	reg.MustRegister(w.persisted, w.latency, w.taskTime, w.taskSize)
+	reg.MustRegister(w.persisted, w.latency, w.taskTime, w.taskSize, w.rejected)
 	return w
 }
 
@@ -98,10 +112,15 @@ func (w *Worker) HandleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 // see batcher). Both steps are idempotent, so when the process dies
 // between them asynq's retry (or another worker, once the lease lapses)
 // finishes the job: each recipient has the message once in the database
-// and receives it at least once, with the same id, on its stream. When
-// any message of the task fails the task fails and is retried whole; the
-// messages that did go through are then published again, which clients
-// drop by id.
+// and receives it at least once, with the same id and mailbox position,
+// on its stream (streams drop positions they have passed).
+//
+// A message the database refuses (ErrRejected: its content can never be
+// stored) must not hold its neighbours hostage: a retry of the whole task
+// would republish them on every attempt. So the others complete, and the
+// refused one leaves the batch as a task of its own, which fails without
+// retry and is archived for an operator to see. Any other failure (the
+// database or Redis down) fails the task, and asynq retries it whole.
 func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 	start := time.Now()
 	jobs := make([]*job, len(ds))
@@ -121,6 +140,17 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 	for i, r := range results {
 		d, span := ds[i], spans[i]
 		switch {
+		case r.err != nil && errors.Is(r.err, storage.ErrRejected) && len(ds) > 1:
+			span.RecordError(r.err)
+			if err := w.requeue.EnqueueAlone(ctx, d); err != nil && failed == nil {
+				failed = fmt.Errorf("take refused message %s out of its batch: %w", d.Message.ID, err)
+			}
+		case r.err != nil && errors.Is(r.err, storage.ErrRejected):
+			span.RecordError(r.err)
+			w.rejected.Inc()
+			if failed == nil {
+				failed = fmt.Errorf("deliver message %s: %w: %w", d.Message.ID, r.err, asynq.SkipRetry)
+			}
 		case r.err != nil:
 			span.RecordError(r.err)
 			if failed == nil {
@@ -146,19 +176,21 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 	return failed
 }
 
-// envelope returns the function that encodes d's event; the event is
-// encoded only once the message is known to be fresh.
-func envelope(ctx context.Context, d Delivery) func() (events.Envelope, error) {
-	return func() (events.Envelope, error) {
+// envelope returns the function that encodes d's event for its audience;
+// the event is encoded only once the message is known to be fresh.
+func envelope(ctx context.Context, d Delivery) func([]storage.Position) (events.Envelope, error) {
+	return func(audience []storage.Position) (events.Envelope, error) {
 		m := d.Message
 		m.Status = events.StatusDelivered
-		audience := make([]int, 0, len(d.Recipients)+1)
-		audience = append(audience, d.Recipients...)
-		audience = append(audience, d.SenderID)
-		env, err := events.NewMessage(m, audience)
+		users, seqs := make([]int, len(audience)), make([]int64, len(audience))
+		for i, p := range audience {
+			users[i], seqs[i] = p.UserID, p.Seq
+		}
+		env, err := events.NewMessage(m, users)
 		if err != nil {
 			return env, fmt.Errorf("encode message %s: %v: %w", m.ID, err, asynq.SkipRetry)
 		}
+		env.Seqs = seqs
 		carrier := propagation.MapCarrier{}
 		otel.GetTextMapPropagator().Inject(ctx, carrier)
 		if len(carrier) > 0 {

@@ -228,7 +228,7 @@ func TestWorker_HandleDeliverBatch(t *testing.T) {
 }
 
 func TestWorker_UndecodablePayloadIsNotRetried(t *testing.T) {
-	w := NewWorker(nil, nil, prometheus.NewRegistry(), slog.Default(), 1)
+	w := NewWorker(nil, nil, nil, prometheus.NewRegistry(), slog.Default(), 1)
 	err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, []byte("{not json")))
 	if !errors.Is(err, asynq.SkipRetry) {
 		t.Fatalf("got %v, want SkipRetry", err)
@@ -248,7 +248,7 @@ func TestRetryDelay_GrowsAndIsCapped(t *testing.T) {
 // startWorker returns a worker whose writers run until the test ends.
 func startWorker(t *testing.T, db *storage.DB, pub BatchPublisher) *Worker {
 	t.Helper()
-	w := NewWorker(db.Messages(), pub, prometheus.NewRegistry(), slog.Default(), 2)
+	w := NewWorker(db.Messages(), pub, nil, prometheus.NewRegistry(), slog.Default(), 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
