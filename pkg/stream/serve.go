@@ -9,11 +9,17 @@ import (
 	"github.com/messager/messager/pkg/events"
 )
 
-// Replayer reads the messages a reconnecting client missed.
+// Replayer reads a user's mailbox: where a stream starts and what it
+// missed, by mailbox position (events.Positioned); *storage.Messages.
 type Replayer interface {
-	// After returns up to limit of userID's messages (sent or received)
-	// with an id after the given one, oldest first.
-	After(ctx context.Context, userID int, after string, limit int) ([]events.Message, error)
+	// Head returns the newest position of userID's mailbox.
+	Head(ctx context.Context, userID int) (int64, error)
+	// Resume turns a client's cursor, the id of the last message it got,
+	// into the position to resume after.
+	Resume(ctx context.Context, userID int, afterID string) (int64, error)
+	// Since returns up to limit of userID's messages at positions after
+	// `after` and, when upto > 0, before upto, in position order.
+	Since(ctx context.Context, userID int, after, upto int64, limit int) ([]events.Positioned, error)
 }
 
 // sink writes frames to one client's transport.
@@ -42,10 +48,18 @@ const (
 	keepBatchCap = 64
 )
 
+// gapWait is how long a stream holds frames that arrived ahead of a
+// missing position before reading the gap from the database. Two workers
+// publishing at once invert the order now and then; the missing frame then
+// arrives within milliseconds, and waiting saves a query.
+const gapWait = 100 * time.Millisecond
+
 // serve runs one stream until the client leaves or the server closes it:
-// replay from after (if set), then live frames, with pings.
+// replay from after (if set), then live frames in mailbox order, with pings.
 func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s sink, replay Replayer, pingEvery time.Duration) error {
-	c := newConn(h, userID, transport, after != "")
+	// Live frames wait in the queue, unannounced, until the stream knows
+	// where it starts; registering first means none is missed meanwhile.
+	c := newConn(h, userID, transport, true)
 	if !h.register(c) {
 		s.closeWith(closeGoingAway)
 		return errShuttingDown
@@ -53,25 +67,25 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 	defer h.unregister(c)
 	defer c.close(closeNone)
 
-	var replayed map[string]struct{}
-	if after != "" {
-		var err error
-		replayed, err = h.replay(ctx, c, s, replay, userID, after)
-		if err != nil {
-			s.closeWith(closeGoingAway)
-			return err
-		}
-		limit := h.bufferSize
-		if limit <= 0 {
-			limit = defaultBuffer
-		}
-		if err := h.writeBatch(ctx, s, c.goLive(limit), replayed); err != nil {
-			return err
-		}
+	q := &sequencer{}
+	if err := h.start(ctx, c, s, replay, q, after); err != nil {
+		s.closeWith(closeGoingAway)
+		return err
+	}
+	limit := h.bufferSize
+	if limit <= 0 {
+		limit = defaultBuffer
+	}
+	if err := h.writeBatch(ctx, s, q, c.goLive(limit)); err != nil {
+		return err
 	}
 
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
+	gap := time.NewTimer(gapWait)
+	gap.Stop()
+	defer gap.Stop()
+	armed := false
 	var spare []Frame
 	for {
 		select {
@@ -82,13 +96,18 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 			return nil
 		case <-c.notify:
 			batch := c.take(spare)
-			if err := h.writeBatch(ctx, s, batch, replayed); err != nil {
+			if err := h.writeBatch(ctx, s, q, batch); err != nil {
 				return err
 			}
 			spare = nil
 			if cap(batch) <= keepBatchCap {
 				clear(batch)
 				spare = batch[:0]
+			}
+		case <-gap.C:
+			armed = false
+			if err := h.fillGaps(ctx, c, s, replay, q); err != nil {
+				return err
 			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
@@ -105,37 +124,120 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 				return err
 			}
 		}
+		if _, _, held := q.gap(); held && !armed {
+			gap.Reset(gapWait)
+			armed = true
+		}
 	}
 }
 
-// writeBatch writes frames and flushes once, so a burst costs one flush.
-// One write deadline covers the batch: a per-frame timer would cost more
-// than the write.
-func (h *Hub) writeBatch(ctx context.Context, s sink, frames []Frame, replayed map[string]struct{}) error {
+// start sets where the stream begins: after the client's cursor, replaying
+// what it missed, or at the mailbox's head for a stream without one.
+func (h *Hub) start(ctx context.Context, c *Conn, s sink, r Replayer, q *sequencer, after string) error {
+	if after == "" {
+		if r == nil { // a hub without a store (tests, benchmarks)
+			q.last = -1
+			return nil
+		}
+		head, err := r.Head(ctx, c.userID)
+		if err != nil {
+			// Without the database the stream still runs live; it orders
+			// frames from the first one it gets.
+			head = -1
+		}
+		q.last = head
+		return nil
+	}
+	pos, err := r.Resume(ctx, c.userID, after)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	q.last = pos
+	return h.fill(ctx, c, s, r, q, 0)
+}
+
+// fillGaps reads from the database the positions missing before frames
+// that wait, and writes them and the frames. Every frame held is
+// published, so saved, so every smaller position of its user is saved or
+// will stay empty: what the database returns is all there is.
+func (h *Hub) fillGaps(ctx context.Context, c *Conn, s sink, r Replayer, q *sequencer) error {
+	for {
+		_, upto, ok := q.gap()
+		if !ok {
+			return nil
+		}
+		if err := h.fill(ctx, c, s, r, q, upto); err != nil {
+			return err
+		}
+	}
+}
+
+// fill writes the user's messages after q.last and before upto (all when
+// upto is 0), page by page, then the held frames they let through.
+func (h *Hub) fill(ctx context.Context, c *Conn, s sink, r Replayer, q *sequencer, upto int64) error {
+	for {
+		ps, err := r.Since(ctx, c.userID, q.last, upto, replayPage)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		frames := make([]Frame, 0, len(ps))
+		for _, p := range ps {
+			env, err := events.NewMessage(p.Message, nil)
+			if err != nil {
+				return err
+			}
+			frames = append(frames, Frame{Type: env.Type, ID: env.ID, Data: env.Frame, Seq: p.Seq})
+		}
+		if err := h.writeFrames(ctx, s, frames); err != nil {
+			return err
+		}
+		if len(ps) > 0 {
+			q.last = max(q.last, ps[len(ps)-1].Seq)
+		}
+		if len(ps) < replayPage {
+			break
+		}
+		select {
+		case <-c.done:
+			return errors.New("closed during replay")
+		default:
+		}
+	}
+	if upto > 0 {
+		return h.writeFrames(ctx, s, q.settle(upto, nil, time.Now()))
+	}
+	return h.writeFrames(ctx, s, q.settle(q.last+1, nil, time.Now()))
+}
+
+// writeBatch writes the frames the sequencer lets through, in order, and
+// flushes once, so a burst costs one flush.
+func (h *Hub) writeBatch(ctx context.Context, s sink, q *sequencer, frames []Frame) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	now := time.Now()
+	out := make([]Frame, 0, len(frames))
+	for _, f := range frames {
+		out = q.admit(f, out, now)
+	}
+	return h.writeFrames(ctx, s, out)
+}
+
+// writeFrames writes frames and flushes once. One write deadline covers
+// the batch: a per-frame timer would cost more than the write.
+func (h *Hub) writeFrames(ctx context.Context, s sink, frames []Frame) error {
 	if len(frames) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	for _, f := range frames {
-		if err := h.writeUnlessReplayed(ctx, s, f, replayed); err != nil {
+		if err := s.write(ctx, f); err != nil {
 			return err
 		}
+		h.countSent(f.Type)
 	}
 	return s.flush()
-}
-
-func (h *Hub) writeUnlessReplayed(ctx context.Context, s sink, f Frame, replayed map[string]struct{}) error {
-	if replayed != nil && f.Type == events.TypeMessage {
-		if _, dup := replayed[f.ID]; dup {
-			return nil
-		}
-	}
-	if err := s.write(ctx, f); err != nil {
-		return err
-	}
-	h.countSent(f.Type)
-	return nil
 }
 
 func (h *Hub) countSent(typ string) {
@@ -144,38 +246,4 @@ func (h *Hub) countSent(typ string) {
 		return
 	}
 	h.sent.WithLabelValues(typ).Inc()
-}
-
-// replay writes every message after the cursor, page by page, and returns
-// the ids it wrote so the same messages arriving live are not sent twice.
-func (h *Hub) replay(ctx context.Context, c *Conn, s sink, r Replayer, userID int, after string) (map[string]struct{}, error) {
-	seen := map[string]struct{}{}
-	cursor := after
-	for {
-		msgs, err := r.After(ctx, userID, cursor, replayPage)
-		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
-		}
-		frames := make([]Frame, 0, len(msgs))
-		for _, m := range msgs {
-			env, err := events.NewMessage(m, nil)
-			if err != nil {
-				return nil, err
-			}
-			frames = append(frames, Frame{Type: env.Type, ID: env.ID, Data: env.Frame})
-			seen[m.ID] = struct{}{}
-			cursor = m.ID
-		}
-		if err := h.writeBatch(ctx, s, frames, nil); err != nil {
-			return nil, err
-		}
-		if len(msgs) < replayPage {
-			return seen, nil
-		}
-		select {
-		case <-c.done:
-			return nil, errors.New("closed during replay")
-		default:
-		}
-	}
 }
