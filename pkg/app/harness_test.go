@@ -43,6 +43,9 @@ func startApp(t *testing.T, mode Mode, b backends, mutate ...func(*config.Config
 	cfg.Spec.DataDir = t.TempDir()
 	cfg.Spec.HTTP.Addr = "127.0.0.1:0"
 	cfg.Spec.Worker.ShutdownTimeout = config.Duration(2 * time.Second)
+	// Tests send as fast as they can from few users; the send limit is
+	// pinned by the tests that turn it on (send_rules_test.go).
+	cfg.Spec.Messaging.SendRateLimit.PerSecond = 0
 	for _, m := range mutate {
 		m(cfg)
 	}

@@ -98,9 +98,22 @@ type LoginRateLimit struct {
 
 // Messaging configures message limits and history paging.
 type Messaging struct {
-	MaxBodyLength   int `yaml:"maxBodyLength" json:"maxBodyLength"`
-	HistoryPageSize int `yaml:"historyPageSize" json:"historyPageSize"`
+	MaxBodyLength   int           `yaml:"maxBodyLength" json:"maxBodyLength"`
+	HistoryPageSize int           `yaml:"historyPageSize" json:"historyPageSize"`
+	SendRateLimit   SendRateLimit `yaml:"sendRateLimit" json:"sendRateLimit"`
 }
+
+// SendRateLimit is a token bucket per user for POST /api/v1/messages,
+// shared by every api pod through Redis: a user holds up to Burst sends
+// and earns PerSecond more each second. A send over it is answered 429
+// with Retry-After. PerSecond 0 turns the limit off.
+type SendRateLimit struct {
+	PerSecond int `yaml:"perSecond" json:"perSecond"`
+	Burst     int `yaml:"burst" json:"burst"`
+}
+
+// Enabled reports whether sends are limited at all.
+func (l SendRateLimit) Enabled() bool { return l.PerSecond > 0 }
 
 // Presence configures how long a heartbeat or login keeps a user online.
 type Presence struct {
@@ -188,8 +201,12 @@ func Default() *Config {
 				MinPasswordLength: 8,
 				LoginRateLimit:    LoginRateLimit{Window: Duration(15 * time.Minute), PerUser: 10, PerIP: 50},
 			},
-			Messaging: Messaging{MaxBodyLength: 1000, HistoryPageSize: 50},
-			Presence:  Presence{TTL: Duration(60 * time.Second)},
+			Messaging: Messaging{
+				MaxBodyLength:   1000,
+				HistoryPageSize: 50,
+				SendRateLimit:   SendRateLimit{PerSecond: 5, Burst: 20},
+			},
+			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{
 				Concurrency:     20,
 				Queues:          Queues{Direct: 6, Broadcast: 3, Maintenance: 1},

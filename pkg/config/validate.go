@@ -37,6 +37,8 @@ const (
 	MaxHistoryPageSize   = 200
 	MaxPasswordBytes     = 256
 	maxWorkerConcurrency = 10000
+	maxSendRate          = 10000
+	maxSendBurst         = 100000
 )
 
 // Validate checks every field and returns a *ValidationError naming all
@@ -107,6 +109,12 @@ func (c *Config) Validate() error {
 	v.between("spec.auth.loginRateLimit.perIP", s.Auth.LoginRateLimit.PerIP, 1, 1_000_000)
 	v.between("spec.messaging.maxBodyLength", s.Messaging.MaxBodyLength, 1, MaxBodyLengthLimit)
 	v.between("spec.messaging.historyPageSize", s.Messaging.HistoryPageSize, 1, MaxHistoryPageSize)
+	v.between("spec.messaging.sendRateLimit.perSecond", s.Messaging.SendRateLimit.PerSecond, 0, maxSendRate)
+	if s.Messaging.SendRateLimit.Enabled() {
+		v.between("spec.messaging.sendRateLimit.burst", s.Messaging.SendRateLimit.Burst, 1, maxSendBurst)
+	} else if s.Messaging.SendRateLimit.Burst < 0 {
+		v.add("spec.messaging.sendRateLimit.burst", "must not be negative")
+	}
 	v.positive("spec.presence.ttl", s.Presence.TTL)
 	v.between("spec.worker.concurrency", s.Worker.Concurrency, 1, maxWorkerConcurrency)
 	v.between("spec.worker.queues.direct", s.Worker.Queues.Direct, 1, 100)

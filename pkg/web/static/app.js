@@ -41,7 +41,7 @@ const state = {
   messages: new Map(), // id -> message
   ids: [], // sorted ascending
   nodes: new Map(), // id -> <li>
-  lastId: '', // newest id the server has shown us (history or stream)
+  lastId: '', // resume cursor: the last message the stream or catch-up delivered (else the newest in history)
   nextBefore: null,
   historyDone: false,
   loadingOlder: false,
@@ -312,7 +312,10 @@ async function catchUp(session) {
   try {
     const res = await api('GET', `/api/v1/messages?after=${encodeURIComponent(state.lastId)}&limit=200`);
     if (session !== state.session) return;
-    for (const m of res.messages || []) addMessage(m, { seen: true });
+    for (const m of res.messages || []) {
+      addMessage(m, { seen: true });
+      state.lastId = m.id; // catch-up is in the same order as the stream
+    }
     afterNewMessages(true);
   } catch (err) {
     handleAuthFailure(err);
@@ -340,6 +343,9 @@ function onEvent(ev) {
     case 'message':
       if (ev.message && ev.message.id) {
         addMessage(ev.message, { seen: true, live: true });
+        // The stream delivers in the order messages became visible to us,
+        // so the last one is the cursor to resume after (not the greatest id).
+        state.lastId = ev.message.id;
         afterNewMessages(true);
       }
       break;
