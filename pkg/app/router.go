@@ -109,7 +109,7 @@ func (a *App) apiRouter() http.Handler {
 	var presenceSvc presence.Service = presence.NewService(a.tracker)
 	presenceSvc = presence.NewLoggingService(a.logger, presence.NewInstrumentingService(a.registry, presenceSvc))
 
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(messaging.NewAsynqEnqueuer(a.client)), messaging.NewRedisDedup(pipelined), a.bus, messaging.Limits{
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(messaging.NewAsynqEnqueuer(a.client)), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit)), a.bus, messaging.Limits{
 		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))

@@ -2,8 +2,13 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/messager/messager/pkg/config"
 )
 
 // PostgreSQL cannot store U+0000 in text: a message holding one was
@@ -119,5 +124,111 @@ func TestHistory_ReceivedUnreadCarriesReadAtNull(t *testing.T) {
 	}
 	if v := raw(r)[dm.ID]["read_at"]; len(v) < 3 || v[0] != '"' {
 		t.Fatalf("read message has read_at %s, want a time", v)
+	}
+}
+
+// withSendLimit turns the per-user send limit on (the harness turns it off
+// so other tests may send as fast as they like).
+func withSendLimit(perSecond, burst int) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Spec.Messaging.SendRateLimit = config.SendRateLimit{PerSecond: perSecond, Burst: burst}
+	}
+}
+
+// sendRaw posts a message and returns the status, Retry-After and body.
+func (c *client) sendRaw(to, body, clientID string) (int, string, []byte) {
+	c.t.Helper()
+	req := map[string]any{"body": body, "to": to}
+	if clientID != "" {
+		req["client_id"] = clientID
+	}
+	res, data := c.do("POST", "/api/v1/messages", req)
+	return res.StatusCode, res.Header.Get("Retry-After"), data
+}
+
+// One account once sent 2,283 DMs in 10 s. Each user has a token bucket of
+// sends, kept in Redis so it holds across api pods: past the burst a send
+// is refused with 429 problem+json and a Retry-After in whole seconds,
+// rounded up; other users are not affected.
+func TestSend_OverThePerUserLimitIs429WithRetryAfterAcrossPods(t *testing.T) {
+	const burst = 4
+	b := newBackends(t)
+	limit := withSendLimit(1, burst)
+	podA, podB := startApp(t, ModeAPI, b, limit), startApp(t, ModeAPI, b, limit)
+	startApp(t, ModeWorker, b, limit)
+	spammer, victim, bystander := newUser(t, podA, "spam"), newUser(t, podA, "victim"), newUser(t, podA, "bystand")
+	onB := spammer.on(podB)
+
+	// Half the burst through each pod; the next send, on either pod, is refused.
+	accepted := 0
+	for i := 0; i < burst+2; i++ {
+		c := spammer
+		if i%2 == 1 {
+			c = onB
+		}
+		status, retry, body := c.sendRaw(victim.user.Usercode, fmt.Sprintf("spam %d", i), "")
+		if status == http.StatusAccepted {
+			accepted++
+			continue
+		}
+		if status != http.StatusTooManyRequests {
+			t.Fatalf("send %d: %d %s, want 202 or 429", i, status, body)
+		}
+		res := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/problem+json"}}}
+		decodeProblem(t, res, body)
+		if retry != "1" {
+			t.Fatalf("Retry-After %q, want \"1\" (one send a second, rounded up to whole seconds)", retry)
+		}
+	}
+	// A slow machine may earn one send back during the loop, never more.
+	if accepted < burst || accepted > burst+1 {
+		t.Fatalf("%d of %d sends accepted across two pods, want the burst of %d", accepted, burst+2, burst)
+	}
+	if status, _, body := bystander.sendRaw(victim.user.Usercode, "not me", ""); status != http.StatusAccepted {
+		t.Fatalf("another user's send: %d %s, want 202", status, body)
+	}
+
+	// The bucket refills: after Retry-After the user sends again.
+	time.Sleep(1100 * time.Millisecond)
+	if status, _, body := onB.sendRaw(victim.user.Usercode, "later", ""); status != http.StatusAccepted {
+		t.Fatalf("send after waiting: %d %s, want 202", status, body)
+	}
+}
+
+// A refused send reserves nothing: retried with the same client_id after
+// Retry-After it is accepted as new (not answered with a message that was
+// never queued). A repeat of an accepted client_id is answered from the
+// reservation and does not spend the allowance.
+func TestSend_RateLimitAndClientIDs(t *testing.T) {
+	a := startApp(t, ModeAll, newBackends(t), withSendLimit(1, 2))
+	s, r := newUser(t, a, "rlids"), newUser(t, a, "rlidr")
+	if status, _, body := s.sendRaw(r.user.Usercode, "one", "c-1"); status != http.StatusAccepted {
+		t.Fatalf("first: %d %s", status, body)
+	}
+	for i := 0; i < 5; i++ {
+		if status, _, body := s.sendRaw(r.user.Usercode, "one", "c-1"); status != http.StatusOK {
+			t.Fatalf("repeat %d of an accepted client_id: %d %s, want 200", i, status, body)
+		}
+	}
+	if status, _, body := s.sendRaw(r.user.Usercode, "two", "c-2"); status != http.StatusAccepted {
+		t.Fatalf("second new send (repeats must not spend the burst): %d %s", status, body)
+	}
+	status, retry, _ := s.sendRaw(r.user.Usercode, "three", "c-3")
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("third new send: %d, want 429", status)
+	}
+	wait, err := strconv.Atoi(retry)
+	if err != nil || wait < 1 {
+		t.Fatalf("Retry-After %q", retry)
+	}
+	time.Sleep(time.Duration(wait)*time.Second + 100*time.Millisecond)
+	status, _, body := s.sendRaw(r.user.Usercode, "three", "c-3")
+	if status != http.StatusAccepted {
+		t.Fatalf("c-3 retried after Retry-After: %d %s, want 202 (a new message)", status, body)
+	}
+	waitFor(t, func() bool { return len(r.history()) == 3 }, "three messages")
+	time.Sleep(200 * time.Millisecond)
+	if n := len(r.history()); n != 3 {
+		t.Fatalf("recipient has %d messages, want 3", n)
 	}
 }

@@ -30,7 +30,8 @@ type Service interface {
 	// Send validates and enqueues a message from sender. It returns the
 	// message with status "queued" and created=true, or — when sender
 	// already sent this client_id — the earlier message and created=false.
-	// An empty to is a broadcast to everyone online but the sender.
+	// An empty to is a broadcast to everyone online but the sender. A
+	// sender over its send rate limit gets a *RateLimitedError.
 	Send(ctx context.Context, sender auth.Principal, in SendInput) (m events.Message, created bool, err error)
 	// History returns a page of the caller's messages, newest first, and
 	// the cursor of the next older page ("" when there is none).
@@ -74,11 +75,14 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, d Delivery) error
 }
 
-// Dedup remembers client_ids so a retried send returns the first message.
-type Dedup interface {
-	// Reserve stores m under (senderID, clientID) unless something is
-	// there already, which it returns instead.
-	Reserve(ctx context.Context, senderID int, clientID string, m events.Message) (*events.Message, error)
+// Admission lets a send through: it holds each sender to a rate limit
+// and remembers client_ids so a retried send returns the first message.
+type Admission interface {
+	// Admit returns the message senderID already sent under clientID
+	// (spending nothing), if any. Otherwise it takes one send from
+	// senderID's allowance — a *RateLimitedError, reserving nothing, when
+	// none is left — and reserves clientID, when set, for m.
+	Admit(ctx context.Context, senderID int, clientID string, m events.Message) (*events.Message, error)
 	// Release forgets a reservation whose send failed, so a retry can succeed.
 	Release(ctx context.Context, senderID int, clientID string) error
 }
@@ -100,15 +104,15 @@ type service struct {
 	audience Audience
 	store    Store
 	queue    Enqueuer
-	dedup    Dedup
+	admit    Admission
 	pub      Publisher
 	limits   Limits
 	now      func() time.Time
 }
 
 // NewService returns the messaging service.
-func NewService(users Users, audience Audience, store Store, queue Enqueuer, dedup Dedup, pub Publisher, limits Limits) Service {
-	return &service{users: users, audience: audience, store: store, queue: queue, dedup: dedup, pub: pub, limits: limits, now: time.Now}
+func NewService(users Users, audience Audience, store Store, queue Enqueuer, admit Admission, pub Publisher, limits Limits) Service {
+	return &service{users: users, audience: audience, store: store, queue: queue, admit: admit, pub: pub, limits: limits, now: time.Now}
 }
 
 func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput) (events.Message, bool, error) {
@@ -177,18 +181,16 @@ func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput)
 		}
 	}
 
-	if in.ClientID != "" {
-		prev, err := s.dedup.Reserve(ctx, sender.UserID, in.ClientID, d.Message)
-		if err != nil {
-			return events.Message{}, false, err
-		}
-		if prev != nil {
-			return *prev, false, nil
-		}
+	prev, err := s.admit.Admit(ctx, sender.UserID, in.ClientID, d.Message)
+	if err != nil {
+		return events.Message{}, false, err
+	}
+	if prev != nil {
+		return *prev, false, nil
 	}
 	if err := s.queue.Enqueue(ctx, d); err != nil {
 		if in.ClientID != "" {
-			_ = s.dedup.Release(context.WithoutCancel(ctx), sender.UserID, in.ClientID)
+			_ = s.admit.Release(context.WithoutCancel(ctx), sender.UserID, in.ClientID)
 		}
 		return events.Message{}, false, err
 	}

@@ -85,7 +85,12 @@ func encodeNoContent(_ context.Context, w http.ResponseWriter, _ any) error {
 
 // problemFor is the one place messaging's domain errors become statuses.
 func problemFor(err error, errs *httpapi.Classifier) *httpapi.Problem {
+	var rl *RateLimitedError
 	switch {
+	case errors.As(err, &rl):
+		p := httpapi.NewProblem(http.StatusTooManyRequests, "you are sending too fast; wait a moment and send again")
+		p.RetryAfter = rl.RetryAfter
+		return p
 	case errors.Is(err, ErrUnknownRecipient):
 		return httpapi.NewProblem(http.StatusNotFound, "no user has that usercode")
 	case errors.Is(err, ErrMessageNotFound):
