@@ -135,6 +135,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	if o.Mode != ModeWorker {
 		a.client = asynq.NewClientFromRedisClient(a.rdb)
+		a.logAdmins(ctx)
+		if cfg.Spec.HTTP.TrustForwardedFor {
+			a.logger.Warn("spec.http.trustForwardedFor is deprecated: set spec.http.trustedProxies to the number of proxies in front of messager", "trustedProxies", cfg.Spec.HTTP.ProxyHops())
+		}
 		a.hub = stream.NewHub(a.registry, 1024)
 		a.srv.RegisterOnShutdown(a.hub.CloseAll)
 		a.srv.Handler = a.apiRouter()

@@ -189,6 +189,7 @@ func TestAuth_CrossOriginCookieWriteIs403(t *testing.T) {
 		{"", http.StatusAccepted},
 	} {
 		req, _ := http.NewRequest("POST", u.base+"/api/v1/messages", strings.NewReader(`{"body":"hi"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.AddCookie(&http.Cookie{Name: "messager_session", Value: u.token})
 		if tc.origin != "" {
 			req.Header.Set("Origin", tc.origin)

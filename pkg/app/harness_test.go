@@ -43,6 +43,8 @@ func startApp(t *testing.T, mode Mode, b backends, mutate ...func(*config.Config
 	cfg.Spec.DataDir = t.TempDir()
 	cfg.Spec.HTTP.Addr = "127.0.0.1:0"
 	cfg.Spec.Worker.ShutdownTimeout = config.Duration(2 * time.Second)
+	// Every test client registers from 127.0.0.1; tests of the limit set it.
+	cfg.Spec.Auth.RegisterRateLimit.PerIP = 1_000_000
 	// Tests send as fast as they can from few users; the send limit is
 	// pinned by the tests that turn it on (send_rules_test.go).
 	cfg.Spec.Messaging.SendRateLimit.PerSecond = 0
@@ -150,6 +152,9 @@ func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 	req, err := http.NewRequest(method, c.base+path, r)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -92,11 +91,14 @@ func (a *App) apiRouter() http.Handler {
 	// client_id: one command each, issued by many goroutines at once, so
 	// they share pipelined round trips.
 	pipelined := storage.AutoPipeline(a.rdb)
-	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb, spec.Auth.LoginRateLimit.Window.D()), a.opts.PasswordHasher, auth.Options{
+	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
+	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
 		SessionTTL:        spec.Auth.SessionTTL.D(),
 		MinPasswordLength: spec.Auth.MinPasswordLength,
-		FailuresPerUser:   spec.Auth.LoginRateLimit.PerUser,
-		FailuresPerIP:     spec.Auth.LoginRateLimit.PerIP,
+		Login:             auth.LoginLimits{Window: login.Window.D(), PerUserIP: login.PerUserIP, PerUser: login.PerUser, PerIP: login.PerIP},
+		Register:          auth.RegisterLimits{Window: register.Window.D(), PerIP: register.PerIP},
+		// On a laptop nobody runs `messager admin grant`: the first account is the admin.
+		FirstUserAdmin: a.opts.Mode == ModeAll,
 		OnLogin: func(ctx context.Context, p auth.Principal) {
 			if err := a.tracker.Touch(ctx, p); err != nil {
 				a.logger.WarnContext(ctx, "presence on login", "user_id", p.UserID, "err", err)
@@ -122,7 +124,7 @@ func (a *App) apiRouter() http.Handler {
 		queues.MustRegister(metrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(a.rdb)))
 		r.Handle("/metrics/queues", promhttp.HandlerFor(queues, promhttp.HandlerOpts{}))
 	}
-	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustForwardedFor: spec.HTTP.TrustForwardedFor, Errors: errs}))
+	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))
 	r.Mount("/api/v1/presence", presence.MakeHandler(presenceSvc, authn, errs))
 	r.Mount("/api/v1/messages", messaging.MakeHandler(msgSvc, authn, errs))
 	r.With(authn.Require).Get("/api/v1/stream", streams.WebSocket)
@@ -132,26 +134,39 @@ func (a *App) apiRouter() http.Handler {
 	})
 	if spec.Observability.Asynqmon.Enabled {
 		mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: sharedRedis{a.rdb}})
-		r.With(authn.Require, a.requireAdmin).Handle("/monitoring", mon)
-		r.With(authn.Require, a.requireAdmin).Handle("/monitoring/*", mon)
+		r.With(authn.Require, a.requireAdmin(users)).Handle("/monitoring", mon)
+		r.With(authn.Require, a.requireAdmin(users)).Handle("/monitoring/*", mon)
 	}
 	r.Handle("/*", web.Handler())
 	return r
 }
 
-// requireAdmin lets through the users named in
-// spec.observability.asynqmon.adminUsers. With none named, `messager all`
-// (a laptop) lets any signed-in user in, and the other modes nobody.
-func (a *App) requireAdmin(next http.Handler) http.Handler {
-	admins := a.cfg.Spec.Observability.Asynqmon.AdminUsers
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := auth.PrincipalFrom(r.Context())
-		if slices.Contains(admins, p.Username) || (len(admins) == 0 && a.opts.Mode == ModeAll) {
+// adminStore answers whether an account is an admin.
+type adminStore interface {
+	IsAdmin(ctx context.Context, id int) (bool, error)
+}
+
+// requireAdmin lets admins through: the account's admin flag, read from
+// the database on every request, so `messager admin revoke` takes effect
+// at once. The task monitor shows and deletes everyone's pending
+// messages, and asynqmon has no access control of its own.
+func (a *App) requireAdmin(users adminStore) func(http.Handler) http.Handler {
+	errs := a.errorClassifier()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := auth.PrincipalFrom(r.Context())
+			ok, err := users.IsAdmin(r.Context(), p.UserID)
+			if err != nil {
+				httpapi.WriteProblem(w, r, errs.Problem(err))
+				return
+			}
+			if !ok {
+				httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "the task monitor is for admins; an operator grants it with `messager admin grant USERNAME`"))
+				return
+			}
 			next.ServeHTTP(w, r)
-			return
-		}
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "the task monitor is only for users listed in spec.observability.asynqmon.adminUsers"))
-	})
+		})
+	}
 }
 
 // sharedRedis hands asynqmon the process's one Redis client instead of a

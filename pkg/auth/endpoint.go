@@ -27,6 +27,7 @@ type registerRequest struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	clientIP string
 }
 
 type userResponse struct {
@@ -36,7 +37,7 @@ type userResponse struct {
 func makeRegisterEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(registerRequest)
-		u, err := s.Register(ctx, req.Username, req.Email, req.Password)
+		u, err := s.Register(ctx, req.Username, req.Email, req.Password, req.clientIP)
 		if err != nil {
 			return nil, err
 		}

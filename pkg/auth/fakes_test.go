@@ -40,7 +40,7 @@ func (m *memUsers) Create(_ context.Context, u storage.NewUser) (storage.User, e
 	if m.codes[u.Usercode] {
 		return storage.User{}, &storage.DuplicateError{Field: "usercode"}
 	}
-	su := storage.User{ID: len(m.byKey) + 1, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: time.Now().UTC()}
+	su := storage.User{ID: len(m.byKey) + 1, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: time.Now().UTC(), Admin: u.FirstAdmin && len(m.byKey) == 0}
 	m.byKey[key] = su
 	m.hashes[key] = u.PasswordHash
 	m.codes[u.Usercode] = true
@@ -103,30 +103,35 @@ func (s *memSessions) Delete(_ context.Context, token string) error {
 	return nil
 }
 
-// memLimiter counts failures per key without a window.
+// memLimiter counts attempts per key without a window.
 type memLimiter struct {
 	mu    sync.Mutex
-	fails map[string]int
+	count map[string]int
 }
 
-func newMemLimiter() *memLimiter { return &memLimiter{fails: map[string]int{}} }
+func newMemLimiter() *memLimiter { return &memLimiter{count: map[string]int{}} }
 
-func (l *memLimiter) Check(_ context.Context, keys ...LimitKey) error {
+func (l *memLimiter) Take(_ context.Context, keys ...LimitKey) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
-		if l.fails[k.Key] >= k.Limit {
+		if l.count[k.Key] >= k.Limit {
 			return &RateLimitedError{RetryAfter: time.Minute}
 		}
+	}
+	for _, k := range keys {
+		l.count[k.Key]++
 	}
 	return nil
 }
 
-func (l *memLimiter) Fail(_ context.Context, keys ...LimitKey) error {
+func (l *memLimiter) Refund(_ context.Context, keys ...LimitKey) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
-		l.fails[k.Key]++
+		if l.count[k.Key] > 0 {
+			l.count[k.Key]--
+		}
 	}
 	return nil
 }
@@ -134,10 +139,14 @@ func (l *memLimiter) Fail(_ context.Context, keys ...LimitKey) error {
 func (l *memLimiter) Reset(_ context.Context, k LimitKey) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.fails, k.Key)
+	delete(l.count, k.Key)
 	return nil
 }
 
 func testOptions() Options {
-	return Options{SessionTTL: time.Hour, MinPasswordLength: 8, LoginWindow: time.Minute, FailuresPerUser: 5, FailuresPerIP: 20}
+	return Options{
+		SessionTTL: time.Hour, MinPasswordLength: 8,
+		Login:    LoginLimits{Window: time.Minute, PerUserIP: 5, PerUser: 20, PerIP: 50},
+		Register: RegisterLimits{Window: time.Minute, PerIP: 100},
+	}
 }

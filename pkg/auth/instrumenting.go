@@ -18,7 +18,7 @@ type instrumentingService struct {
 func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "messager_auth_events_total",
-		Help: "Registrations, logins and logouts by outcome (ok, invalid, conflict, denied, rate_limited, error).",
+		Help: "Registrations, logins and logouts by outcome (ok, conflict, denied, rate_limited, busy, error).",
 	}, []string{"event", "outcome"})
 	reg.MustRegister(events)
 	return &instrumentingService{events: events, next: s}
@@ -35,13 +35,15 @@ func outcome(err error) string {
 		return "denied"
 	case errors.As(err, &rl):
 		return "rate_limited"
+	case errors.Is(err, ErrBusy):
+		return "busy"
 	default:
 		return "error"
 	}
 }
 
-func (s *instrumentingService) Register(ctx context.Context, username, email, password string) (storage.User, error) {
-	u, err := s.next.Register(ctx, username, email, password)
+func (s *instrumentingService) Register(ctx context.Context, username, email, password, clientIP string) (storage.User, error) {
+	u, err := s.next.Register(ctx, username, email, password, clientIP)
 	s.events.WithLabelValues("register", outcome(err)).Inc()
 	return u, err
 }

@@ -18,11 +18,11 @@ func NewLoggingService(logger *slog.Logger, s Service) Service {
 	return &loggingService{logger: logger.With("service", "auth"), next: s}
 }
 
-func (s *loggingService) Register(ctx context.Context, username, email, password string) (u storage.User, err error) {
+func (s *loggingService) Register(ctx context.Context, username, email, password, clientIP string) (u storage.User, err error) {
 	defer func(begin time.Time) {
-		s.logger.InfoContext(ctx, "register", "username", username, "usercode", u.Usercode, "took", time.Since(begin), "err", err)
+		s.logger.InfoContext(ctx, "register", "username", username, "usercode", u.Usercode, "admin", u.Admin, "client_ip", clientIP, "took", time.Since(begin), "err", err)
 	}(time.Now())
-	return s.next.Register(ctx, username, email, password)
+	return s.next.Register(ctx, username, email, password, clientIP)
 }
 
 func (s *loggingService) Login(ctx context.Context, username, password, clientIP string) (sess Session, err error) {

@@ -60,7 +60,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 			return
 		}
 		if fromCookie && !safeMethod(r.Method) && !a.origins.Allowed(r) {
-			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "cross-origin request refused: the Origin is not allowed"))
+			httpapi.WriteProblem(w, r, crossOrigin())
 			return
 		}
 		p, err := a.svc.Authenticate(r.Context(), token)
@@ -70,6 +70,22 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p, token)))
 	})
+}
+
+// SameOrigin refuses with 403 a request whose Origin is neither the
+// serving host nor allowed: for endpoints that set the session cookie.
+func (a *Authenticator) SameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.origins.Allowed(r) {
+			httpapi.WriteProblem(w, r, crossOrigin())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func crossOrigin() *httpapi.Problem {
+	return httpapi.NewProblem(http.StatusForbidden, "cross-origin request refused: the Origin is not allowed")
 }
 
 // TokenFromRequest returns the bearer token, else the cookie's, and

@@ -74,68 +74,94 @@ func (s *RedisSessions) Delete(ctx context.Context, token string) error {
 	return nil
 }
 
-// RedisLimiter counts failures in fixed windows in Redis, so the limit
-// holds across pods.
-type RedisLimiter struct {
-	rdb    redis.UniversalClient
-	window time.Duration
-}
+// RedisLimiter counts attempts in fixed windows in Redis, so a limit holds
+// across pods. Each Take is one Lua script: it checks every key and counts
+// the attempt against all of them in one atomic step.
+//
+// The keys share the hash tag {ratelimit}, so one script may touch several
+// of them on Redis Cluster too.
+type RedisLimiter struct{ rdb redis.UniversalClient }
 
-// NewRedisLimiter returns a limiter whose counts reset window after the first failure.
-func NewRedisLimiter(rdb redis.UniversalClient, window time.Duration) *RedisLimiter {
-	return &RedisLimiter{rdb: rdb, window: window}
-}
+// NewRedisLimiter returns the Redis limiter.
+func NewRedisLimiter(rdb redis.UniversalClient) *RedisLimiter { return &RedisLimiter{rdb: rdb} }
 
-func limitKey(k LimitKey) string { return "messager:loginfail:" + k.Key }
+func limitKey(k LimitKey) string { return "messager:{ratelimit}:" + k.Key }
 
-// Check returns a *RateLimitedError when a key has reached its limit.
-func (l *RedisLimiter) Check(ctx context.Context, keys ...LimitKey) error {
-	pipe := l.rdb.Pipeline()
-	gets := make([]*redis.StringCmd, len(keys))
-	ttls := make([]*redis.DurationCmd, len(keys))
+// takeScript: KEYS are the limit keys, ARGV their limit and window (ms) in
+// pairs. When a key is at its limit it counts nothing and returns the
+// longest time (ms) until a full key's window ends; else it counts one
+// against every key, starting a key's window on its first attempt, and
+// returns 0.
+var takeScript = redis.NewScript(`
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= tonumber(ARGV[2*i-1]) then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      ttl = tonumber(ARGV[2*i])
+      redis.call('PEXPIRE', key, ttl)
+    end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then
+    redis.call('PEXPIRE', key, ARGV[2*i])
+  end
+end
+return 0
+`)
+
+// refundScript takes one attempt back from each key that still counts any.
+var refundScript = redis.NewScript(`
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then
+    redis.call('DECR', key)
+  end
+end
+return 0
+`)
+
+// Take counts one attempt against every key, or none when a key is at its
+// limit (a *RateLimitedError whose RetryAfter is when that key's window ends).
+func (l *RedisLimiter) Take(ctx context.Context, keys ...LimitKey) error {
+	names := make([]string, len(keys))
+	args := make([]any, 0, 2*len(keys))
 	for i, k := range keys {
-		gets[i] = pipe.Get(ctx, limitKey(k))
-		ttls[i] = pipe.PTTL(ctx, limitKey(k))
+		names[i] = limitKey(k)
+		args = append(args, k.Limit, max(k.Window.Milliseconds(), 1))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("check login limit: %w", err)
+	wait, err := takeScript.Run(ctx, l.rdb, names, args...).Int64()
+	if err != nil {
+		return fmt.Errorf("count attempt: %w", err)
 	}
-	var retry time.Duration
-	for i, k := range keys {
-		n, err := gets[i].Int()
-		if err != nil || n < k.Limit {
-			continue
-		}
-		if d := ttls[i].Val(); d > retry {
-			retry = d
-		}
-		if retry <= 0 {
-			retry = l.window
-		}
-	}
-	if retry > 0 {
-		return &RateLimitedError{RetryAfter: retry}
+	if wait > 0 {
+		return &RateLimitedError{RetryAfter: time.Duration(wait) * time.Millisecond}
 	}
 	return nil
 }
 
-// Fail counts a failure against each key, starting its window on the first.
-func (l *RedisLimiter) Fail(ctx context.Context, keys ...LimitKey) error {
-	pipe := l.rdb.TxPipeline()
-	for _, k := range keys {
-		pipe.Incr(ctx, limitKey(k))
-		pipe.ExpireNX(ctx, limitKey(k), l.window)
+// Refund takes back one attempt from each key.
+func (l *RedisLimiter) Refund(ctx context.Context, keys ...LimitKey) error {
+	if len(keys) == 0 {
+		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("count login failure: %w", err)
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = limitKey(k)
+	}
+	if err := refundScript.Run(ctx, l.rdb, names).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("refund attempt: %w", err)
 	}
 	return nil
 }
 
-// Reset forgets key's failures (after a successful login).
+// Reset forgets key's attempts.
 func (l *RedisLimiter) Reset(ctx context.Context, key LimitKey) error {
 	if err := l.rdb.Del(ctx, limitKey(key)).Err(); err != nil {
-		return fmt.Errorf("reset login limit: %w", err)
+		return fmt.Errorf("reset limit: %w", err)
 	}
 	return nil
 }

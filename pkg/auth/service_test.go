@@ -126,7 +126,7 @@ func TestRegister_ValidatesEveryField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			users := newMemUsers()
 			s := NewService(users, newMemSessions(), newMemLimiter(), NewFastArgon2id(), testOptions())
-			u, err := s.Register(context.Background(), tc.username, tc.email, tc.password)
+			u, err := s.Register(context.Background(), tc.username, tc.email, tc.password, "192.0.2.1")
 			if tc.bad == nil {
 				if err != nil {
 					t.Fatalf("rejected: %v", err)
@@ -150,7 +150,7 @@ func TestRegister_RetriesUsercodeClash(t *testing.T) {
 	users := newMemUsers()
 	users.clashes = 3
 	s := NewService(users, newMemSessions(), newMemLimiter(), NewFastArgon2id(), testOptions())
-	u, err := s.Register(context.Background(), "luis", "luis@example.com", "correct horse")
+	u, err := s.Register(context.Background(), "luis", "luis@example.com", "correct horse", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestRegister_GivesUpAfterPersistentUsercodeClash(t *testing.T) {
 	users := newMemUsers()
 	users.clashes = 1000
 	s := NewService(users, newMemSessions(), newMemLimiter(), NewFastArgon2id(), testOptions())
-	_, err := s.Register(context.Background(), "luis", "luis@example.com", "correct horse")
+	_, err := s.Register(context.Background(), "luis", "luis@example.com", "correct horse", "192.0.2.1")
 	var dup *storage.DuplicateError
 	if !errors.As(err, &dup) || users.creates != 11 {
 		t.Fatalf("err = %v after %d creates; want a DuplicateError after 11", err, users.creates)
@@ -176,11 +176,11 @@ func TestRegister_UsernameTakenIgnoringCaseOnRealStore(t *testing.T) {
 	db := testenv.DB(t)
 	s := NewService(db.Users(), newMemSessions(), newMemLimiter(), NewFastArgon2id(), testOptions())
 	ctx := context.Background()
-	u, err := s.Register(ctx, "Lanaro", "lanaro@example.com", "correct horse")
+	u, err := s.Register(ctx, "Lanaro", "lanaro@example.com", "correct horse", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Register(ctx, "lANARO", "other@example.com", "correct horse"); !errors.Is(err, ErrUsernameTaken) {
+	if _, err := s.Register(ctx, "lANARO", "other@example.com", "correct horse", "192.0.2.1"); !errors.Is(err, ErrUsernameTaken) {
 		t.Fatalf("second register: %v, want ErrUsernameTaken", err)
 	}
 	got, hash, err := db.Users().ByUsername(ctx, "LANARO")
@@ -239,7 +239,7 @@ func TestArgon2id_SaltsEachHash(t *testing.T) {
 func TestLogin_SameErrorForUnknownUserAndWrongPassword(t *testing.T) {
 	s := NewService(newMemUsers(), newMemSessions(), newMemLimiter(), NewFastArgon2id(), testOptions())
 	ctx := context.Background()
-	if _, err := s.Register(ctx, "paper", "paper@example.com", "correct horse"); err != nil {
+	if _, err := s.Register(ctx, "paper", "paper@example.com", "correct horse", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	_, e1 := s.Login(ctx, "paper", "wrong horse", "1.2.3.4")
@@ -249,22 +249,22 @@ func TestLogin_SameErrorForUnknownUserAndWrongPassword(t *testing.T) {
 	}
 }
 
-func TestLogin_RateLimitedAfterFailuresPerUser(t *testing.T) {
+func TestLogin_RateLimitedAfterFailuresPerUserFromAnyAddress(t *testing.T) {
 	opts := testOptions()
-	opts.FailuresPerUser = 3
+	opts.Login.PerUser = 3
 	s := NewService(newMemUsers(), newMemSessions(), newMemLimiter(), NewFastArgon2id(), opts)
 	ctx := context.Background()
-	if _, err := s.Register(ctx, "paper", "paper@example.com", "correct horse"); err != nil {
+	if _, err := s.Register(ctx, "paper", "paper@example.com", "correct horse", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		if _, err := s.Login(ctx, "paper", "wrong", "1.2.3.4"); !errors.Is(err, ErrInvalidCredentials) {
+	for _, ip := range []string{"1.2.3.4", "1.2.3.5", "1.2.3.6"} {
+		if _, err := s.Login(ctx, "paper", "wrong", ip); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 	}
 	_, err := s.Login(ctx, "PAPER", "correct horse", "5.6.7.8")
 	var rl *RateLimitedError
 	if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
-		t.Fatalf("after 3 failures: %v, want *RateLimitedError (also for another case and IP)", err)
+		t.Fatalf("after 3 failures from 3 addresses: %v, want *RateLimitedError (also for another case and IP)", err)
 	}
 }

@@ -54,9 +54,15 @@ type HTTP struct {
 	// AllowedOrigins lists the extra origins (scheme://host[:port]) whose
 	// cookie-authenticated state-changing requests are accepted.
 	AllowedOrigins []string `yaml:"allowedOrigins" json:"allowedOrigins"`
-	// TrustForwardedFor takes the client IP from X-Forwarded-For; enable it
-	// only behind a proxy that sets the header.
-	TrustForwardedFor bool     `yaml:"trustForwardedFor" json:"trustForwardedFor"`
+	// TrustedProxies is how many reverse proxies (ingress controller, load
+	// balancer) stand between clients and messager, each appending to
+	// X-Forwarded-For. The client IP is the address that many hops from the
+	// right of that header; 0 ignores the header and uses the peer address.
+	// Too high a count lets clients forge their IP; too low blames a proxy.
+	TrustedProxies int `yaml:"trustedProxies" json:"trustedProxies"`
+	// TrustForwardedFor is deprecated: true means trustedProxies: 1 when
+	// trustedProxies is 0.
+	TrustForwardedFor bool     `yaml:"trustForwardedFor,omitempty" json:"trustForwardedFor,omitempty"`
 	ShutdownTimeout   Duration `yaml:"shutdownTimeout" json:"shutdownTimeout"`
 	// ReadTimeout bounds the time a client has to send a request body
 	// once its headers arrived, so a body sent a byte at a time cannot hold
@@ -65,6 +71,15 @@ type HTTP struct {
 	// MaxStreamsPerUser caps one user's open WebSocket and SSE streams on
 	// one api pod; a stream over the cap is refused with 429.
 	MaxStreamsPerUser int `yaml:"maxStreamsPerUser" json:"maxStreamsPerUser"`
+}
+
+// ProxyHops is the number of trusted proxies in effect, with the
+// deprecated trustForwardedFor read as one.
+func (h HTTP) ProxyHops() int {
+	if h.TrustedProxies == 0 && h.TrustForwardedFor {
+		return 1
+	}
+	return h.TrustedProxies
 }
 
 // Database selects the SQL store.
@@ -84,16 +99,34 @@ type Redis struct {
 
 // Auth configures accounts and sessions.
 type Auth struct {
-	SessionTTL        Duration       `yaml:"sessionTTL" json:"sessionTTL"`
-	MinPasswordLength int            `yaml:"minPasswordLength" json:"minPasswordLength"`
-	LoginRateLimit    LoginRateLimit `yaml:"loginRateLimit" json:"loginRateLimit"`
+	SessionTTL        Duration          `yaml:"sessionTTL" json:"sessionTTL"`
+	MinPasswordLength int               `yaml:"minPasswordLength" json:"minPasswordLength"`
+	LoginRateLimit    LoginRateLimit    `yaml:"loginRateLimit" json:"loginRateLimit"`
+	RegisterRateLimit RegisterRateLimit `yaml:"registerRateLimit" json:"registerRateLimit"`
 }
 
-// LoginRateLimit bounds failed logins per username and per client IP within a window.
+// LoginRateLimit bounds failed logins within a fixed window, across pods.
+// Each attempt is counted before the password is checked; a successful
+// login takes its attempt back. The small per-(username, IP) limit stops
+// guessing from one address without letting a stranger lock the owner out
+// (the owner signs in from another address); the larger per-username limit
+// caps guessing spread over many addresses, and the per-IP limit caps one
+// address trying many usernames.
 type LoginRateLimit struct {
-	Window  Duration `yaml:"window" json:"window"`
-	PerUser int      `yaml:"perUser" json:"perUser"`
-	PerIP   int      `yaml:"perIP" json:"perIP"`
+	Window Duration `yaml:"window" json:"window"`
+	// PerUserIP is the failed logins allowed for one username from one client IP.
+	PerUserIP int `yaml:"perUserIP" json:"perUserIP"`
+	// PerUser is the failed logins allowed for one username from all addresses.
+	PerUser int `yaml:"perUser" json:"perUser"`
+	// PerIP is the failed logins allowed from one client IP for all usernames.
+	PerIP int `yaml:"perIP" json:"perIP"`
+}
+
+// RegisterRateLimit bounds account registrations per client IP within a
+// fixed window, across pods: each costs an argon2id hash and a row.
+type RegisterRateLimit struct {
+	Window Duration `yaml:"window" json:"window"`
+	PerIP  int      `yaml:"perIP" json:"perIP"`
 }
 
 // Messaging configures message limits and history paging.
@@ -147,11 +180,13 @@ type Tracing struct {
 	SampleRatio  float64 `yaml:"sampleRatio" json:"sampleRatio"`
 }
 
-// Asynqmon configures the task monitor served at /monitoring/.
+// Asynqmon configures the task monitor served at /monitoring/. Only
+// admins open it: an account role in the database, set with `messager
+// admin grant USERNAME` (and, under `messager all`, given to the first
+// account registered), never a name in this document that anyone could
+// register.
 type Asynqmon struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
-	// AdminUsers are the usernames allowed to open the monitor.
-	AdminUsers []string `yaml:"adminUsers" json:"adminUsers"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("24h", "60s") in YAML.
@@ -199,7 +234,8 @@ func Default() *Config {
 			Auth: Auth{
 				SessionTTL:        Duration(24 * time.Hour),
 				MinPasswordLength: 8,
-				LoginRateLimit:    LoginRateLimit{Window: Duration(15 * time.Minute), PerUser: 10, PerIP: 50},
+				LoginRateLimit:    LoginRateLimit{Window: Duration(15 * time.Minute), PerUserIP: 10, PerUser: 100, PerIP: 50},
+				RegisterRateLimit: RegisterRateLimit{Window: Duration(time.Hour), PerIP: 20},
 			},
 			Messaging: Messaging{
 				MaxBodyLength:   1000,
@@ -215,7 +251,7 @@ func Default() *Config {
 			Observability: Observability{
 				Metrics:  true,
 				Tracing:  Tracing{SampleRatio: 0.1},
-				Asynqmon: Asynqmon{Enabled: true, AdminUsers: []string{}},
+				Asynqmon: Asynqmon{Enabled: true},
 			},
 		},
 	}

@@ -39,6 +39,7 @@ const (
 	maxWorkerConcurrency = 10000
 	maxSendRate          = 10000
 	maxSendBurst         = 100000
+	maxTrustedProxies    = 16
 )
 
 // Validate checks every field and returns a *ValidationError naming all
@@ -67,6 +68,7 @@ func (c *Config) Validate() error {
 			v.add(fmt.Sprintf("spec.http.allowedOrigins[%d]", i), "must be an origin such as \"https://chat.example.com\"")
 		}
 	}
+	v.between("spec.http.trustedProxies", s.HTTP.TrustedProxies, 0, maxTrustedProxies)
 	v.positive("spec.http.shutdownTimeout", s.HTTP.ShutdownTimeout)
 	v.positive("spec.http.readTimeout", s.HTTP.ReadTimeout)
 	v.between("spec.http.maxStreamsPerUser", s.HTTP.MaxStreamsPerUser, 1, 10000)
@@ -105,8 +107,11 @@ func (c *Config) Validate() error {
 	v.positive("spec.auth.sessionTTL", s.Auth.SessionTTL)
 	v.between("spec.auth.minPasswordLength", s.Auth.MinPasswordLength, 1, MaxPasswordBytes)
 	v.positive("spec.auth.loginRateLimit.window", s.Auth.LoginRateLimit.Window)
+	v.between("spec.auth.loginRateLimit.perUserIP", s.Auth.LoginRateLimit.PerUserIP, 1, 1_000_000)
 	v.between("spec.auth.loginRateLimit.perUser", s.Auth.LoginRateLimit.PerUser, 1, 1_000_000)
 	v.between("spec.auth.loginRateLimit.perIP", s.Auth.LoginRateLimit.PerIP, 1, 1_000_000)
+	v.positive("spec.auth.registerRateLimit.window", s.Auth.RegisterRateLimit.Window)
+	v.between("spec.auth.registerRateLimit.perIP", s.Auth.RegisterRateLimit.PerIP, 1, 1_000_000)
 	v.between("spec.messaging.maxBodyLength", s.Messaging.MaxBodyLength, 1, MaxBodyLengthLimit)
 	v.between("spec.messaging.historyPageSize", s.Messaging.HistoryPageSize, 1, MaxHistoryPageSize)
 	v.between("spec.messaging.sendRateLimit.perSecond", s.Messaging.SendRateLimit.PerSecond, 0, maxSendRate)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 )
@@ -13,10 +14,18 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // DecodeJSON reads one JSON object from r's body into dst. It answers with
-// a *Problem: 413 for a body over MaxBodyBytes, 400 for malformed JSON or
-// anything but a single object, 422 naming the field for a wrongly typed
-// value. Unknown fields are ignored so older servers accept newer clients.
+// a *Problem: 415 unless the body is declared application/json (UTF-8),
+// 413 for a body over MaxBodyBytes, 400 for malformed JSON or anything but
+// a single object, 422 naming the field for a wrongly typed value. Unknown
+// fields are ignored so older servers accept newer clients.
+//
+// The media type check is also a CSRF defence: a page on another site can
+// send text/plain, form or multipart bodies without a CORS preflight, but
+// not application/json.
 func DecodeJSON(r *http.Request, dst any) error {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return NewProblem(http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+	}
 	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	// Read the value whole first: json.Decoder turns `null` into a silent
@@ -60,6 +69,21 @@ func DecodeJSON(r *http.Request, dst any) error {
 	default:
 		return NewProblem(http.StatusBadRequest, "the request body could not be read as JSON")
 	}
+}
+
+// isJSON accepts application/json with at most a UTF-8 charset: RFC 8259
+// JSON is UTF-8, and a body declared otherwise would be misread.
+func isJSON(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
 }
 
 func tooLarge() *Problem {

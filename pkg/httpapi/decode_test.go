@@ -23,6 +23,7 @@ type decodeTarget struct {
 
 func decodeBytes(data []byte) error {
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(data))
+	r.Header.Set("Content-Type", "application/json")
 	var dst decodeTarget
 	return DecodeJSON(r, &dst)
 }

@@ -201,30 +201,6 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap gives http.ResponseController access to the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// ClientIP returns the caller's IP: the first X-Forwarded-For hop when the
-// deployment says a trusted proxy sets it, else the connection's peer.
-func ClientIP(r *http.Request, trustForwardedFor bool) string {
-	if trustForwardedFor {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// IsTLS reports whether the client reached us over TLS, directly or (when
-// trusted) through a proxy that says so.
-func IsTLS(r *http.Request, trustForwardedFor bool) bool {
-	return r.TLS != nil || (trustForwardedFor && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
-}
-
 // ExtractTrace continues a trace the caller started (W3C traceparent), so
 // a message's trace can begin in the client.
 func ExtractTrace(next http.Handler) http.Handler {

@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/messager/messager/ent"
 	"github.com/messager/messager/ent/user"
@@ -16,6 +19,8 @@ type User struct {
 	Email     string
 	Usercode  string
 	CreatedAt time.Time
+	// Admin opens the task monitor; only an operator grants it.
+	Admin bool
 }
 
 // NewUser is what registration stores.
@@ -24,6 +29,9 @@ type NewUser struct {
 	Email        string
 	PasswordHash string
 	Usercode     string
+	// FirstAdmin makes the account an admin if it is the first one: no
+	// older account and no admin exists (`messager all` sets it).
+	FirstAdmin bool
 }
 
 // Users stores accounts.
@@ -35,7 +43,65 @@ func (d *DB) Users() *Users { return &Users{db: d} }
 // Create inserts u. A clash on the case-insensitive username or on the
 // usercode is a *DuplicateError naming "username" or "usercode".
 func (s *Users) Create(ctx context.Context, u NewUser) (User, error) {
-	row, err := s.db.Ent.User.Create().
+	if u.FirstAdmin {
+		// Once there is an admin nobody else becomes one: skip the lock.
+		hasAdmin, err := s.db.Ent.User.Query().Where(user.Admin(true)).Exist(ctx)
+		if err != nil {
+			return User{}, classify(err)
+		}
+		if !hasAdmin {
+			return s.createFirstAdmin(ctx, u)
+		}
+	}
+	return create(ctx, s.db.Ent.User, u)
+}
+
+// firstAdminLock is the PostgreSQL advisory lock key that serialises
+// first-admin registrations ("msgr" in ASCII).
+const firstAdminLock = 0x6d736772
+
+// createFirstAdmin inserts u and, in the same transaction, makes it an
+// admin when no older account and no admin exist. Transactions that may
+// promote run one at a time (SQLite's immediate transactions; an advisory
+// lock on PostgreSQL), so ids are taken in that order and two concurrent
+// first registrations can never both become admin.
+func (s *Users) createFirstAdmin(ctx context.Context, u NewUser) (_ User, err error) {
+	tx, err := s.db.Ent.Tx(ctx)
+	if err != nil {
+		return User{}, classify(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if s.db.Dialect == dialect.Postgres {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", firstAdminLock); err != nil {
+			return User{}, classify(err)
+		}
+	}
+	created, err := create(ctx, tx.User, u)
+	if err != nil {
+		return User{}, err
+	}
+	taken, err := tx.User.Query().Where(user.Or(user.Admin(true), user.IDLT(created.ID))).Exist(ctx)
+	if err != nil {
+		return User{}, classify(err)
+	}
+	if !taken {
+		if err := tx.User.UpdateOneID(created.ID).SetAdmin(true).Exec(ctx); err != nil {
+			return User{}, classify(err)
+		}
+		created.Admin = true
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, classify(err)
+	}
+	return created, nil
+}
+
+func create(ctx context.Context, c *ent.UserClient, u NewUser) (User, error) {
+	row, err := c.Create().
 		SetUsername(u.Username).
 		SetUsernameKey(strings.ToLower(u.Username)).
 		SetEmail(u.Email).
@@ -70,6 +136,43 @@ func (s *Users) ByID(ctx context.Context, id int) (User, error) {
 	return toUser(row), nil
 }
 
+// SetAdmin grants (admin true) or revokes the task monitor for the account
+// named username, ignoring case; an unknown username is ErrNotFound.
+func (s *Users) SetAdmin(ctx context.Context, username string, admin bool) (User, error) {
+	n, err := s.db.Ent.User.Update().Where(user.UsernameKey(strings.ToLower(username))).SetAdmin(admin).Save(ctx)
+	if err != nil {
+		return User{}, classify(err)
+	}
+	if n == 0 {
+		return User{}, fmt.Errorf("no account named %q: %w", username, ErrNotFound)
+	}
+	u, _, err := s.ByUsername(ctx, username)
+	return u, err
+}
+
+// IsAdmin reports whether account id is an admin; an unknown id is not.
+func (s *Users) IsAdmin(ctx context.Context, id int) (bool, error) {
+	ok, err := s.db.Ent.User.Query().Where(user.ID(id), user.Admin(true)).Exist(ctx)
+	return ok, classify(err)
+}
+
+// Admins lists the admin accounts, oldest first, and whether any account
+// exists at all.
+func (s *Users) Admins(ctx context.Context) (admins []User, anyAccount bool, err error) {
+	rows, err := s.db.Ent.User.Query().Where(user.Admin(true)).Order(ent.Asc(user.FieldID)).All(ctx)
+	if err != nil {
+		return nil, false, classify(err)
+	}
+	for _, r := range rows {
+		admins = append(admins, toUser(r))
+	}
+	if len(admins) > 0 {
+		return admins, true, nil
+	}
+	anyAccount, err = s.db.Ent.User.Query().Exist(ctx)
+	return nil, anyAccount, classify(err)
+}
+
 // ByUsercode finds an account by its usercode.
 func (s *Users) ByUsercode(ctx context.Context, code string) (User, error) {
 	row, err := s.db.Ent.User.Query().Where(user.Usercode(code)).Only(ctx)
@@ -80,5 +183,5 @@ func (s *Users) ByUsercode(ctx context.Context, code string) (User, error) {
 }
 
 func toUser(u *ent.User) User {
-	return User{ID: u.ID, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC()}
+	return User{ID: u.ID, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC(), Admin: u.Admin}
 }
