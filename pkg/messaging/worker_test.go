@@ -263,3 +263,86 @@ func (quietLogger) Info(...any)  {}
 func (quietLogger) Warn(...any)  {}
 func (quietLogger) Error(...any) {}
 func (quietLogger) Fatal(...any) {}
+
+// refusingStore is the real store, except that it refuses, as PostgreSQL
+// refuses U+0000 in text, every batch holding a message whose body is
+// "poison" (on SQLite, which stores U+0000, the refusal is simulated).
+type refusingStore struct{ next BatchWriter }
+
+func (s refusingStore) SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]storage.Saved, error) {
+	for _, m := range ms {
+		if m.Body == "poison" {
+			return nil, fmt.Errorf("%w: invalid byte sequence for encoding \"UTF8\": 0x00", storage.ErrRejected)
+		}
+	}
+	return s.next.SaveBatch(ctx, ms)
+}
+
+// recordingRequeuer records the messages taken out of their batch.
+type recordingRequeuer struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *recordingRequeuer) EnqueueAlone(_ context.Context, d Delivery) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, d.Message.ID)
+	return nil
+}
+
+// One message the database refuses does not poison its batch task: the
+// others are stored and published once and the task succeeds (no retry
+// republishes them); the refused one leaves as a task of its own, which
+// fails without retries (archived, for an operator to see).
+func TestWorker_RefusedMessageDoesNotPoisonItsBatch(t *testing.T) {
+	db := testenv.DB(t)
+	users := newTestUsers(t, db, 2)
+	id := func(i int) string { return fmt.Sprintf("01a21a37-0000-7000-8000-%012d", i) }
+	pub := &flakyPublisher{failed: map[string]bool{}, published: map[string]int{}}
+	for i := 1; i <= 6; i++ {
+		pub.failed[id(i)] = true // no simulated publish failures in this test
+	}
+	requeue := &recordingRequeuer{}
+	w := NewWorker(refusingStore{db.Messages()}, pub, requeue, prometheus.NewRegistry(), slog.Default(), 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	to := users[1].ID
+	var batch Batch
+	for i := 1; i <= 6; i++ {
+		body := fmt.Sprint("fine ", i)
+		if i == 3 {
+			body = "poison"
+		}
+		batch.Deliveries = append(batch.Deliveries, Delivery{SenderID: users[0].ID, ToID: &to, Recipients: []int{to},
+			Message: events.Message{ID: id(i), Body: body, CreatedAt: time.Now().UTC()}})
+	}
+	payload, _ := json.Marshal(batch)
+	if err := w.HandleDeliverBatch(context.Background(), asynq.NewTask(TypeDeliverBatch, payload)); err != nil {
+		t.Fatalf("the batch task failed (%v): asynq would retry it and republish its good messages", err)
+	}
+	for i := 1; i <= 6; i++ {
+		want := 1
+		if i == 3 {
+			want = 0
+		}
+		if n := pub.count(id(i)); n != want {
+			t.Errorf("message %d published %d times, want %d", i, n, want)
+		}
+	}
+	if n := db.Ent.Message.Query().CountX(context.Background()); n != 5 {
+		t.Errorf("%d messages stored, want 5", n)
+	}
+	if len(requeue.ids) != 1 || requeue.ids[0] != id(3) {
+		t.Fatalf("taken out of the batch: %v, want [%s]", requeue.ids, id(3))
+	}
+	// Its own task fails for good: no retry can store it.
+	alone, _ := json.Marshal(batch.Deliveries[2])
+	err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, alone))
+	if !errors.Is(err, asynq.SkipRetry) || !errors.Is(err, storage.ErrRejected) {
+		t.Fatalf("the refused message's own task: %v, want ErrRejected and SkipRetry", err)
+	}
+}

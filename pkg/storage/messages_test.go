@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -435,5 +436,21 @@ func TestMarkRead_FoundAndChangedSemantics(t *testing.T) {
 		if m.ReadAt != nil {
 			t.Fatalf("a read nothing, yet %s has read_at", m.ID)
 		}
+	}
+}
+
+// PostgreSQL cannot store U+0000 in text: such a save is ErrRejected (no
+// retry can succeed), not an outage to wait out.
+func TestSave_TextThePostgresCannotStoreIsRejected(t *testing.T) {
+	db := testenv.DB(t)
+	if db.Dialect != "postgres" {
+		t.Skip("SQLite stores U+0000; the refusal is PostgreSQL's (set MESSAGER_TEST_DATABASE_URL)")
+	}
+	u := makeUsers(t, db, 2)
+	m := dm(1, u[0], u[1])
+	m.Body = "nul \x00 inside"
+	_, err := db.Messages().Save(context.Background(), m)
+	if !errors.Is(err, storage.ErrRejected) {
+		t.Fatalf("Save with U+0000 = %v, want ErrRejected", err)
 	}
 }
