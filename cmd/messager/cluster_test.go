@@ -158,6 +158,9 @@ func call(t *testing.T, method, url, token string, body any) (int, []byte) {
 		r = bytes.NewReader(data)
 	}
 	req, _ := http.NewRequest(method, url, r)
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -83,7 +83,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		addRunFlags(cmd, mf, m.mode != app.ModeAll)
 		root.AddCommand(cmd)
 	}
-	root.AddCommand(newMigrateCmd(), newConfigCmd(), newVersionCmd(), newBenchCmd())
+	root.AddCommand(newMigrateCmd(), newAdminCmd(), newConfigCmd(), newVersionCmd(), newBenchCmd())
 	return root
 }
 
