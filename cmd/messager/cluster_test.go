@@ -88,7 +88,7 @@ func (c *cluster) start(name string, args ...string) *proc {
 	c.t.Helper()
 	addr := freeAddr(c.t)
 	cmd := exec.Command(c.bin, append(args, "--http-addr", addr)...)
-	cmd.Env = append(os.Environ(), "MESSAGER_REDIS_URL="+c.redisURL, "MESSAGER_DATABASE_URL="+c.dbURL, "MESSAGER_CONFIG=")
+	cmd.Env = append(os.Environ(), "MESSAGER_REDIS_URL="+c.redisURL, "MESSAGER_DATABASE_URL="+c.dbURL, "MESSAGER_CONFIG="+clusterConfig(c.t))
 	out := &bytes.Buffer{}
 	var mu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
