@@ -220,3 +220,22 @@ func TestRun_SetupFailureIsAnError(t *testing.T) {
 		t.Fatalf("Run against a wrong base path: %v, want a 404 status error", err)
 	}
 }
+
+// A 429 on sends is the server's per-user send limit, not a fault: the
+// report says so and how to measure past it.
+func TestRun_RateLimitedSendsAreExplainedInANote(t *testing.T) {
+	f := newFakeServer(t)
+	f.rejectEvery = 10
+	rep, err, out := runAgainst(t, f, Options{Users: 3, Messages: 50})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "spec.messaging.sendRateLimit") || !strings.Contains(out, "sendRateLimit") {
+		t.Errorf("no note on the send limit: notes %q\n%s", rep.Notes, out)
+	}
+	clean := newFakeServer(t)
+	rep, _, _ = runAgainst(t, clean, Options{Users: 3, Messages: 20})
+	if strings.Contains(strings.Join(rep.Notes, "\n"), "sendRateLimit") {
+		t.Errorf("a note on the send limit without any 429: %q", rep.Notes)
+	}
+}

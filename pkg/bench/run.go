@@ -149,6 +149,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	r.prog.stop()
 	rep.Errors = r.cl.errs.snapshot()
 	rep.Notes = r.notes
+	if n := rep.Errors["429"]; n > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d sends were refused with 429: the server limits each user's send rate "+
+			"(spec.messaging.sendRateLimit); to measure past it use more --users or a lower --rate, or raise the limit on the server under test", n))
+	}
 	if err != nil && rep.Duration == 0 && rep.Accepted == 0 && rep.Idle == nil && rep.History == nil {
 		return nil, err
 	}
