@@ -248,9 +248,12 @@ func (a *App) Start() error {
 		}
 	}
 	if a.hub != nil {
-		a.wg.Add(2)
+		a.wg.Add(3)
 		go func() { defer a.wg.Done(); _ = a.bus.Run(ctx, a.hub) }()
 		go func() { defer a.wg.Done(); a.tracker.Run(ctx, a.hub.ConnectedUsers) }()
+		// Streams whose session expired or was deleted end within this.
+		every := stream.SessionCheckInterval(streamPingEvery, a.cfg.Spec.Auth.SessionTTL.D())
+		go func() { defer a.wg.Done(); a.hub.WatchSessions(ctx, auth.NewRedisSessions(a.rdb), every, a.logger) }()
 	}
 	a.wg.Add(1)
 	go func() {

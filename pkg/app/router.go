@@ -23,6 +23,9 @@ import (
 	"github.com/messager/messager/pkg/web"
 )
 
+// streamPingEvery is how often a stream pings its client.
+const streamPingEvery = 25 * time.Second
+
 // baseRouter has the middleware, problem+json 404/405 and operations
 // endpoints every mode serves.
 func (a *App) baseRouter() chi.Router {
@@ -116,7 +119,9 @@ func (a *App) apiRouter() http.Handler {
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
 
-	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, 25*time.Second, a.tracker.StreamOpened)
+	// A logout ends the session's streams on every pod.
+	authSvc = stream.EndStreamsOnLogout(authSvc, a.hub, a.bus, a.logger)
+	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser))
 
 	r := a.baseRouter()
 	if spec.Observability.Metrics {

@@ -19,6 +19,9 @@ const (
 	TypeMessage  = "message"
 	TypePresence = "presence"
 	TypeRead     = "read"
+	// TypeSessionEnded is never sent to clients: it tells every pod to
+	// close the streams opened with a session (logout).
+	TypeSessionEnded = "session_ended"
 )
 
 // Message statuses.
@@ -104,6 +107,9 @@ type Envelope struct {
 	Frame json.RawMessage `json:"f"`
 	// Trace carries the W3C trace context of the message's send.
 	Trace map[string]string `json:"tr,omitempty"`
+	// Session names the session of a TypeSessionEnded event by its id
+	// (auth.SessionID, a hash), never by its token.
+	Session string `json:"sid,omitempty"`
 }
 
 // ValidID reports whether s has the form of a message id: a UUID in its
@@ -132,4 +138,9 @@ func NewPresence(u UserRef, online bool) (Envelope, error) {
 func NewRead(messageID string, reader UserRef, senderID int) (Envelope, error) {
 	f, err := json.Marshal(ReadFrame{Type: TypeRead, MessageID: messageID, Reader: reader})
 	return Envelope{Type: TypeRead, ID: messageID, Users: []int{senderID}, Frame: f}, err
+}
+
+// NewSessionEnded tells every pod to end the streams of session sessionID.
+func NewSessionEnded(sessionID string) Envelope {
+	return Envelope{Type: TypeSessionEnded, Session: sessionID}
 }

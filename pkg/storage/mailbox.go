@@ -97,13 +97,14 @@ func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, lim
 		return nil, classify(err)
 	}
 	type place struct {
-		id     string
-		seq    int64
-		readAt *time.Time
+		id       string
+		seq      int64
+		received bool
+		readAt   *time.Time
 	}
 	places := make([]place, 0, len(recv)+len(sent))
 	for _, r := range recv {
-		places = append(places, place{id: r.MessageID, seq: r.Seq, readAt: r.ReadAt})
+		places = append(places, place{id: r.MessageID, seq: r.Seq, received: true, readAt: r.ReadAt})
 	}
 	for _, m := range sent {
 		places = append(places, place{id: m.ID, seq: m.SenderSeq})
@@ -132,6 +133,7 @@ func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, lim
 			return nil, errors.New("mailbox: message row missing for position")
 		}
 		m := toEvent(r)
+		m.Received = p.received
 		if p.readAt != nil {
 			t := p.readAt.UTC()
 			m.ReadAt = &t

@@ -42,6 +42,9 @@ func TestMailbox_ResumeFollowsSaveOrderNotIDOrder(t *testing.T) {
 		if ids, _ := seqIDs(got); !slices.Equal(ids, []string{late.ID}) {
 			t.Fatalf("user %d: after %s got %v, want only the late %s", who.ID, early.ID, ids, late.ID)
 		}
+		if received := who.ID == u[1].ID; got[0].Message.Received != received {
+			t.Fatalf("user %d: Received = %v, want %v (it carries read_at: null when unread)", who.ID, got[0].Message.Received, received)
+		}
 		if head, _ := s.Head(ctx, who.ID); head != 2 {
 			t.Fatalf("user %d: head %d, want 2", who.ID, head)
 		}

@@ -80,7 +80,7 @@ func collectIDs(ctx context.Context, db querier, q string, args []any, into map[
 // History returns up to limit of userID's messages, sent or received, with
 // an id before `before` (all when empty), newest first.
 func (s *Messages) History(ctx context.Context, userID int, before string, limit int) ([]events.Message, error) {
-	return s.page(ctx, userID, before, limit, false)
+	return s.page(ctx, userID, before, limit)
 }
 
 // After returns up to limit of userID's messages that came after the
@@ -103,22 +103,18 @@ func (s *Messages) After(ctx context.Context, userID int, after string, limit in
 	return out, nil
 }
 
-// page reads the ids of sent and received messages on their own indexes
-// (two index range scans), merges them, then loads that one page.
-func (s *Messages) page(ctx context.Context, userID int, cursor string, limit int, ascending bool) ([]events.Message, error) {
+// page reads the ids of sent and received messages before `before` on
+// their own indexes (two index range scans), merges them, then loads that
+// one page, newest first.
+func (s *Messages) page(ctx context.Context, userID int, before string, limit int) ([]events.Message, error) {
 	sentQ := s.db.Ent.Message.Query().Where(message.SenderID(userID))
 	recvQ := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
-	if ascending {
-		sentQ = sentQ.Where(message.IDGT(cursor)).Order(ent.Asc(message.FieldID))
-		recvQ = recvQ.Where(messagerecipient.MessageIDGT(cursor)).Order(ent.Asc(messagerecipient.FieldMessageID))
-	} else {
-		if cursor != "" {
-			sentQ = sentQ.Where(message.IDLT(cursor))
-			recvQ = recvQ.Where(messagerecipient.MessageIDLT(cursor))
-		}
-		sentQ = sentQ.Order(ent.Desc(message.FieldID))
-		recvQ = recvQ.Order(ent.Desc(messagerecipient.FieldMessageID))
+	if before != "" {
+		sentQ = sentQ.Where(message.IDLT(before))
+		recvQ = recvQ.Where(messagerecipient.MessageIDLT(before))
 	}
+	sentQ = sentQ.Order(ent.Desc(message.FieldID))
+	recvQ = recvQ.Order(ent.Desc(messagerecipient.FieldMessageID))
 	sent, err := sentQ.Limit(limit).IDs(ctx)
 	if err != nil {
 		return nil, classify(err)
@@ -138,11 +134,7 @@ func (s *Messages) page(ctx context.Context, userID int, cursor string, limit in
 	}
 	sort.Strings(ids)
 	ids = dedupeSorted(ids)
-	if ascending {
-		ids = ids[:min(limit, len(ids))]
-	} else {
-		ids = ids[max(0, len(ids)-limit):]
-	}
+	ids = ids[max(0, len(ids)-limit):]
 	if len(ids) == 0 {
 		return []events.Message{}, nil
 	}
@@ -160,12 +152,7 @@ func (s *Messages) page(ctx context.Context, userID int, cursor string, limit in
 		}
 		out = append(out, m)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if ascending {
-			return out[i].ID < out[j].ID
-		}
-		return out[i].ID > out[j].ID
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out, nil
 }
 

@@ -136,6 +136,10 @@ func (b *Bus) deliver(hub *Hub, payload string) {
 		b.logger.Error("undecodable event on bus", "err", err)
 		return
 	}
+	if env.Type == events.TypeSessionEnded {
+		hub.EndSession(env.Session)
+		return
+	}
 	if env.Trace == nil {
 		hub.Deliver(env)
 		return

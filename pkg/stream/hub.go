@@ -3,6 +3,7 @@ package stream
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -24,6 +25,9 @@ type Hub struct {
 	users map[int]map[*Conn]struct{}
 	// wg counts WebSocket streams served outside their request's goroutine.
 	wg sync.WaitGroup
+	// streams holds each stream's slot: its place under the per-user cap
+	// and the session it was opened with (slots.go).
+	streams slotTable
 	// bufferSize bounds each connection's queue of frames.
 	bufferSize int
 	closed     bool
@@ -152,6 +156,9 @@ func (h *Hub) closeEvery(refuseNew bool) {
 	for _, c := range all {
 		c.close(closeGoingAway)
 	}
+	// A writer stuck on a client that stopped reading must not hold the
+	// shutdown: it gets closeGrace, not the whole write timeout.
+	h.streams.cutWrites(time.Now().Add(closeGrace))
 }
 
 // Conn is one client stream. Its queue is a slice that grows only while

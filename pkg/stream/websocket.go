@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/messager/messager/pkg/auth"
 )
 
 // The WebSocket side is built on gobwas/ws's frame primitives rather than
@@ -26,10 +28,11 @@ var writeBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1
 // wsSink writes frames to one hijacked connection. Only the stream's own
 // goroutine writes; the reader asks it to answer pings through pongs.
 type wsSink struct {
-	conn   net.Conn
-	bw     *bufio.Writer
-	header [ws.MaxHeaderSize]byte
-	pongs  chan []byte
+	conn     net.Conn
+	bw       *bufio.Writer
+	header   [ws.MaxHeaderSize]byte
+	pongs    chan []byte
+	deadline *writeDeadline
 }
 
 func (w *wsSink) begin(ctx context.Context) {
@@ -42,7 +45,7 @@ func (w *wsSink) begin(ctx context.Context) {
 	if !ok {
 		deadline = time.Now().Add(writeTimeout)
 	}
-	_ = w.conn.SetWriteDeadline(deadline)
+	w.deadline.extend(deadline)
 }
 
 func (w *wsSink) frame(ctx context.Context, f ws.Frame) error {
@@ -85,6 +88,10 @@ func (w *wsSink) pong(ctx context.Context, payload []byte) error {
 	return w.flush()
 }
 
+// statusSessionEnded is the close code of a stream whose session was
+// logged out or expired (4000–4999 are the application's): sign in again.
+const statusSessionEnded ws.StatusCode = 4001
+
 func (w *wsSink) closeWith(reason int32) {
 	code, text := ws.StatusNormalClosure, ""
 	switch reason {
@@ -93,8 +100,15 @@ func (w *wsSink) closeWith(reason int32) {
 		code, text = ws.StatusPolicyViolation, "too slow: reconnect with after="
 	case closeGoingAway:
 		code, text = ws.StatusGoingAway, "server closing this stream: reconnect with after="
+	case closeSessionEnded:
+		code, text = statusSessionEnded, "session ended"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	w.closeCode(code, text)
+}
+
+// closeCode sends a close frame with code and text, then closes the connection.
+func (w *wsSink) closeCode(code ws.StatusCode, text string) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	if w.frame(ctx, ws.NewCloseFrame(ws.NewCloseFrameBody(code, text))) == nil {
 		_ = w.flush()
@@ -102,30 +116,44 @@ func (w *wsSink) closeWith(reason int32) {
 	_ = w.conn.Close()
 }
 
+// readEnd says how the client side of a stream ended and which close
+// frame, if any, the server owes it (code 0: none, the connection is gone).
+type readEnd struct {
+	code ws.StatusCode
+	text string
+}
+
 // readLoop handles what a client sends: control frames only. It answers
 // pings (through the writer), treats any frame as a sign of life, and
-// returns when the client closes (true), misbehaves, or is silent past idle.
-func readLoop(conn net.Conn, r io.Reader, pongs chan<- []byte, idle time.Duration) (clientClosed bool) {
+// returns when the client closes (answered with 1000), breaks the protocol
+// (1002), sends more than this endpoint reads (1009), or is silent past idle.
+func readLoop(conn net.Conn, r io.Reader, pongs chan<- []byte, idle time.Duration) readEnd {
 	var hdr [ws.MaxHeaderSize]byte
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(idle))
 		h, err := ws.ReadHeaderBuffer(r, hdr[:])
 		if err != nil {
-			return false
+			return readEnd{}
 		}
-		// Clients only send control frames (≤125 bytes) here; anything
-		// larger is not a conversation this endpoint has.
-		if h.Length > 4096 || !h.Masked {
-			return false
+		switch {
+		case !h.Masked:
+			return readEnd{ws.StatusProtocolError, "client frames must be masked"}
+		case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
+			// RFC 6455 §5.5: a control frame is whole and carries at most 125 bytes.
+			return readEnd{ws.StatusProtocolError, "control frame over 125 bytes or fragmented"}
+		case h.Length > 4096:
+			// Clients send only control frames here; anything large is not
+			// a conversation this endpoint has.
+			return readEnd{ws.StatusMessageTooBig, "this stream reads no messages"}
 		}
 		payload := make([]byte, h.Length)
 		if _, err := io.ReadFull(r, payload); err != nil {
-			return false
+			return readEnd{}
 		}
 		ws.Cipher(payload, h.Mask, 0)
 		switch h.OpCode {
 		case ws.OpClose:
-			return true
+			return readEnd{code: ws.StatusNormalClosure}
 		case ws.OpPing:
 			select {
 			case pongs <- payload:
@@ -135,20 +163,18 @@ func readLoop(conn net.Conn, r io.Reader, pongs chan<- []byte, idle time.Duratio
 	}
 }
 
-func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID int, after string) {
-	if !h.origins.Allowed(r) {
-		http.Error(w, "cross-origin WebSocket refused: the Origin is not allowed", http.StatusForbidden)
-		return
-	}
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.Principal, after string, sl *slot) {
 	// Counted before the upgrade, while http.Server.Shutdown still waits
 	// for this request, so Hub.Wait cannot miss the stream.
 	h.hub.wg.Add(1)
 	conn, rw, _, err := ws.HTTPUpgrader{Timeout: writeTimeout}.Upgrade(r, w)
 	if err != nil {
+		sl.release()
 		h.hub.wg.Done()
 		h.logger.Debug("websocket upgrade failed", "err", err)
 		return
 	}
+	h.opened(r.Context(), p)
 	// Bytes the client sent right after its handshake may sit in the
 	// hijacked buffer; keep them and let the buffer go.
 	var reader io.Reader = conn
@@ -161,25 +187,30 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, userID 
 	// middleware, and the request itself be freed.
 	go func() {
 		defer h.hub.wg.Done()
-		ctx, cancel := context.WithCancel(context.Background())
+		defer sl.release()
+		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1), deadline: newWriteDeadline(conn.SetWriteDeadline)}
+		ctx, cancel := context.WithCancel(sl.bind(context.Background(), sink.deadline))
 		defer cancel()
-		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1)}
-		clientClosed := make(chan bool, 1)
+		ended := make(chan readEnd, 1)
 		go func() {
-			clientClosed <- readLoop(conn, reader, sink.pongs, 2*h.pingEvery+10*time.Second)
+			ended <- readLoop(conn, reader, sink.pongs, 2*h.pingEvery+10*time.Second)
 			cancel()
 		}()
-		err := h.hub.serve(ctx, userID, "ws", after, sink, h.replay, h.pingEvery)
+		err := h.hub.serve(ctx, p.UserID, "ws", after, sink, h.replay, h.pingEvery)
 		if err != nil && ctx.Err() == nil {
-			h.logger.Debug("websocket ended", "user_id", userID, "err", err)
+			h.logger.Debug("websocket ended", "user_id", p.UserID, "err", err)
 		}
-		select {
-		case closed := <-clientClosed:
-			if closed {
-				// Answer the client's close frame, as the protocol asks.
-				sink.closeWith(closeNone)
+		if reason := sl.endedFor(); reason != closeNone && err == nil {
+			sink.closeWith(reason)
+		} else {
+			select {
+			case end := <-ended:
+				if end.code != 0 {
+					// Answer the client's close, or say what it did wrong.
+					sink.closeCode(end.code, end.text)
+				}
+			default:
 			}
-		default:
 		}
 		_ = conn.Close()
 	}()
