@@ -30,11 +30,18 @@ const streamPingEvery = 25 * time.Second
 // endpoints every mode serves.
 func (a *App) baseRouter() chi.Router {
 	r := chi.NewRouter()
-	r.Use(httpapi.WithRequestID, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover, httpapi.LimitBody, httpapi.ExtractTrace)
+	methods := httpapi.NewMethods(func() chi.Routes { return r })
+	// Unknown methods are refused before the access log touches a metric;
+	// the body deadline comes before anything reads the body.
+	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover,
+		httpapi.BodyReadTimeout(a.cfg.Spec.HTTP.ReadTimeout.D()), httpapi.LimitBody, httpapi.ExtractTrace, httpapi.AnswerOptions("/api/", methods))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		if allow := methods.Allow(r.URL.Path); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -132,9 +132,9 @@ func AccessLog(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler 
 				route = rc.RoutePattern()
 			}
 			if m != nil {
-				m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+				m.requests.WithLabelValues(route, MethodLabel(r.Method), strconv.Itoa(status)).Inc()
 				if !rec.hijacked && !strings.HasSuffix(route, "/stream") && !strings.HasSuffix(route, "/events") {
-					m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+					m.duration.WithLabelValues(route, MethodLabel(r.Method)).Observe(elapsed.Seconds())
 				}
 			}
 			level := slog.LevelInfo
