@@ -144,6 +144,18 @@ redis-url
 {{- end -}}
 
 {{/*
+The optional in-cluster Redis (redis.enabled): its object name and the URL the api and
+worker use when externalRedis is unset.
+*/}}
+{{- define "messager.inClusterRedisName" -}}
+{{- include "messager.componentName" (dict "root" . "component" "redis") -}}
+{{- end -}}
+
+{{- define "messager.inClusterRedisURL" -}}
+{{- printf "redis://%s:6379/0" (include "messager.inClusterRedisName" .) -}}
+{{- end -}}
+
+{{/*
 True when the chart renders its own Secret (some URL given without an existingSecret).
 */}}
 {{- define "messager.createSecret" -}}
@@ -177,12 +189,16 @@ Env vars shared by the api and worker containers.
       name: {{ . }}
       key: {{ include "messager.databaseSecretKey" $ }}
 {{- end }}
-{{- with (include "messager.redisSecretName" .) }}
+{{- $redisSecret := include "messager.redisSecretName" . }}
+{{- if $redisSecret }}
 - name: MESSAGER_REDIS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ . }}
-      key: {{ include "messager.redisSecretKey" $ }}
+      name: {{ $redisSecret }}
+      key: {{ include "messager.redisSecretKey" . }}
+{{- else if .Values.redis.enabled }}
+- name: MESSAGER_REDIS_URL
+  value: {{ include "messager.inClusterRedisURL" . | quote }}
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}

@@ -135,6 +135,8 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &corev1.Namespace{}, true
 	case "apps/v1/Deployment":
 		return &appsv1.Deployment{}, true
+	case "apps/v1/StatefulSet":
+		return &appsv1.StatefulSet{}, true
 	case "batch/v1/Job":
 		return &batchv1.Job{}, true
 	case "autoscaling/v2/HorizontalPodAutoscaler":
