@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/messager/messager/pkg/config"
+	"github.com/messager/messager/pkg/events"
 	"github.com/messager/messager/pkg/httpapi"
 )
 
@@ -234,5 +237,44 @@ func TestStream_ExpiredSessionEndsItsStreams(t *testing.T) {
 	}
 	if !sse.endsWithin(5 * time.Second) {
 		t.Fatal("SSE stream outlived its session")
+	}
+}
+
+// Three SSE clients that stopped reading once held SIGTERM for 46 s: their
+// writers sat in writes with no deadline. Shutdown now ends them at once.
+func TestStream_ShutdownIsNotHeldBySSEClientsThatStoppedReading(t *testing.T) {
+	a := startApp(t, ModeAll, newBackends(t))
+	u := newUser(t, a, "stuck")
+	for i := 0; i < 3; i++ {
+		conn, err := net.Dial("tcp", a.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+		fmt.Fprintf(conn, "GET /api/v1/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", a.Addr(), u.token)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.hub.Len() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 SSE streams opened", a.hub.Len())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// 16 MiB for each client, far more than the sockets hold: every
+	// writer ends up blocked in a write.
+	big := events.Envelope{Type: events.TypeRead, Users: []int{u.user.ID}, Frame: []byte(`"` + strings.Repeat("x", 1<<20) + `"`)}
+	for i := 0; i < 16; i++ {
+		a.hub.Deliver(big)
+	}
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %s with three SSE clients that stopped reading", d.Round(100*time.Millisecond))
 	}
 }
