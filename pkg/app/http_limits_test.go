@@ -88,8 +88,8 @@ func TestHTTP_SlowRequestBodyIsCutAtTheReadTimeout(t *testing.T) {
 	if err == nil {
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		if res.StatusCode < 400 {
-			t.Fatalf("slow body answered %d", res.StatusCode)
+		if res.StatusCode != http.StatusRequestTimeout || res.Header.Get("Content-Type") != httpapi.ContentTypeProblem {
+			t.Fatalf("slow body answered %d %s, want 408 problem+json", res.StatusCode, res.Header.Get("Content-Type"))
 		}
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatalf("a body sent a byte a second was still being read after %s", time.Since(start).Round(time.Second))

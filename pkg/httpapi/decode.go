@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 )
 
@@ -57,6 +58,9 @@ func DecodeJSON(r *http.Request, dst any) error {
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// BodyReadTimeout: the body did not arrive within spec.http.readTimeout.
+		return NewProblem(http.StatusRequestTimeout, "the request body did not arrive in time")
 	case errors.Is(err, io.EOF):
 		return NewProblem(http.StatusBadRequest, "the request body is empty; send a JSON object")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
