@@ -228,14 +228,21 @@ func TestPasswordHashes_BoundedThenBusy(t *testing.T) {
 		<-h.started
 	}
 	begin := time.Now()
-	_, err := s.Register(ctx, "onetoomany", "more@example.com", "correct horse", "192.0.2.1")
-	if !errors.Is(err, ErrBusy) || time.Since(begin) < opts.HashWait {
-		t.Fatalf("register while %d hashes run: %v after %v; want ErrBusy after waiting %v", slots, err, time.Since(begin), opts.HashWait)
-	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Register(ctx, "onetoomany", "more@example.com", "correct horse", "192.0.2.1")
+		done <- err
+	}()
 	select {
 	case <-h.started:
-		t.Fatal("a hash beyond the bound started")
-	default:
+		close(h.release)
+		t.Fatalf("a hash beyond the bound of %d started", slots)
+	case err := <-done:
+		if !errors.Is(err, ErrBusy) || time.Since(begin) < opts.HashWait {
+			t.Fatalf("register while %d hashes run: %v after %v; want ErrBusy after waiting %v", slots, err, time.Since(begin), opts.HashWait)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("register while every hashing slot is held never returned")
 	}
 	close(h.release)
 	wg.Wait()

@@ -27,7 +27,15 @@ func TestAuthTransport_BusyHashingIs503WithRetryAfter(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/register", strings.NewReader(`{"username":"next","email":"next@example.com","password":"correct horse"}`))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	handler.ServeHTTP(w, r)
+	served := make(chan struct{})
+	go func() { defer close(served); handler.ServeHTTP(w, r) }()
+	select {
+	case <-served:
+	case <-h.started:
+		t.Fatal("a second hash started while the only slot was held")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer while the only hashing slot was held")
+	}
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || w.Header().Get("Content-Type") != httpapi.ContentTypeProblem {
 		t.Fatalf("register while the only hashing slot is held: %d, Retry-After %q, %s: %s", w.Code, w.Header().Get("Retry-After"), w.Header().Get("Content-Type"), w.Body)
 	}

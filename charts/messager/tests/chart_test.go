@@ -242,10 +242,10 @@ func TestConfigMap_HoldsAValidMessagerConfig(t *testing.T) {
 	// The chart's defaults are the product's defaults except where a pod needs otherwise.
 	want := config.Default()
 	want.Metadata.Name = fullName
-	want.Spec.DataDir = "/data"             // the emptyDir; the image's root is read-only
-	want.Spec.HTTP.TrustForwardedFor = true // pods sit behind a Service/ingress
+	want.Spec.DataDir = "/data"       // the emptyDir; the image's root is read-only
+	want.Spec.HTTP.TrustedProxies = 1 // pods sit behind one ingress controller
 	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("chart config differs from config.Default() beyond dataDir/trustForwardedFor:\n got %+v\nwant %+v", cfg.Spec, want.Spec)
+		t.Errorf("chart config differs from config.Default() beyond dataDir/trustedProxies:\n got %+v\nwant %+v", cfg.Spec, want.Spec)
 	}
 	// URLs never land in the ConfigMap, even when set: they come from the Secret.
 	cfg = parsedConfig(t, render(t, valuesURLs))
@@ -255,11 +255,11 @@ func TestConfigMap_HoldsAValidMessagerConfig(t *testing.T) {
 }
 
 func TestConfigMap_ValuesFlowIntoTheDocument(t *testing.T) {
-	r := render(t, `config: {presence: {ttl: 90s}, worker: {concurrency: 64}, http: {allowedOrigins: ["https://chat.example.com"]}, observability: {asynqmon: {adminUsers: [ops]}}}`)
+	r := render(t, `config: {presence: {ttl: 90s}, worker: {concurrency: 64}, http: {allowedOrigins: ["https://chat.example.com"]}, auth: {registerRateLimit: {perIP: 7}}}`)
 	cfg := parsedConfig(t, r)
 	if cfg.Spec.Presence.TTL.D() != 90*time.Second || cfg.Spec.Worker.Concurrency != 64 ||
 		!slices.Equal(cfg.Spec.HTTP.AllowedOrigins, []string{"https://chat.example.com"}) ||
-		!slices.Equal(cfg.Spec.Observability.Asynqmon.AdminUsers, []string{"ops"}) {
+		cfg.Spec.Auth.RegisterRateLimit.PerIP != 7 {
 		t.Errorf("values did not reach the document: %+v", cfg.Spec)
 	}
 }
