@@ -61,10 +61,30 @@ func (d Delivery) Queue() string {
 }
 
 // AsynqEnqueuer enqueues deliveries with asynq.
-type AsynqEnqueuer struct{ client *asynq.Client }
+type AsynqEnqueuer struct {
+	client    *asynq.Client
+	retention time.Duration
+}
+
+// EnqueueOption configures an AsynqEnqueuer.
+type EnqueueOption func(*AsynqEnqueuer)
+
+// WithRetention keeps each task, once delivered, as a completed task for d
+// (spec.worker.completedRetention), so the task monitor shows what ran,
+// when, how long it took and where. 0 keeps none. A kept task holds its
+// payload, message bodies included, in Redis until d has passed.
+func WithRetention(d time.Duration) EnqueueOption {
+	return func(e *AsynqEnqueuer) { e.retention = d }
+}
 
 // NewAsynqEnqueuer returns an enqueuer on client.
-func NewAsynqEnqueuer(client *asynq.Client) *AsynqEnqueuer { return &AsynqEnqueuer{client: client} }
+func NewAsynqEnqueuer(client *asynq.Client, opts ...EnqueueOption) *AsynqEnqueuer {
+	e := &AsynqEnqueuer{client: client}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
 
 // Enqueue adds a one-message TypeDeliver task with TaskID = message id, so
 // the same message can never be queued twice.
@@ -105,12 +125,18 @@ func (e *AsynqEnqueuer) EnqueueAlone(ctx context.Context, d Delivery) error {
 // enqueue adds t on first's queue; a task with the same id already there
 // means it is queued, not an error.
 func (e *AsynqEnqueuer) enqueue(ctx context.Context, t *asynq.Task, taskID string, first Delivery) error {
-	_, err := e.client.EnqueueContext(ctx, t,
+	opts := []asynq.Option{
 		asynq.TaskID(taskID),
 		asynq.Queue(first.Queue()),
 		asynq.MaxRetry(MaxRetry),
-		asynq.Timeout(30*time.Second),
-	)
+		asynq.Timeout(30 * time.Second),
+	}
+	if e.retention > 0 {
+		// A kept task also keeps its id: the same message enqueued again
+		// within the retention is still a conflict, i.e. already queued.
+		opts = append(opts, asynq.Retention(e.retention))
+	}
+	_, err := e.client.EnqueueContext(ctx, t, opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}

@@ -63,15 +63,15 @@ func NewWorker(store BatchWriter, pub BatchPublisher, requeue Requeuer, reg prom
 		}, []string{"kind"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "messager_delivery_seconds", Help: "Time from a message's acceptance by the API to its publication by a worker.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+			Buckets: deliveryBuckets,
 		}),
 		taskTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "messager_worker_task_duration_seconds", Help: "Time a worker spends on one task, by queue.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+			Buckets: taskTimeBuckets,
 		}, []string{"queue"}),
 		taskSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "messager_worker_task_messages", Help: "Messages per delivery task, by queue: 1 while the API is idle, more when it groups sends that arrive together.",
-			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+			Buckets: taskSizeBuckets,
 		}, []string{"queue"}),
 		tracer: otel.Tracer("github.com/messager/messager/pkg/messaging"),
 	}

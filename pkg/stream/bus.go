@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -25,11 +26,20 @@ type Bus struct {
 	rdb     redis.UniversalClient
 	channel string
 	logger  *slog.Logger
+	// resubscribes counts re-established subscriptions; nil: not counted.
+	resubscribes prometheus.Counter
 }
 
+// BusOption configures a Bus.
+type BusOption func(*Bus)
+
 // NewBus returns a bus on rdb.
-func NewBus(rdb redis.UniversalClient, logger *slog.Logger) *Bus {
-	return &Bus{rdb: rdb, channel: ChannelFor(rdb), logger: logger}
+func NewBus(rdb redis.UniversalClient, logger *slog.Logger, opts ...BusOption) *Bus {
+	b := &Bus{rdb: rdb, channel: ChannelFor(rdb), logger: logger}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
 // ChannelFor names the event channel of the deployment using rdb. Pub/sub
@@ -119,6 +129,9 @@ func (b *Bus) Run(ctx context.Context, hub *Hub) error {
 			if m.Kind == "subscribe" {
 				subscribed++
 				if subscribed > 1 {
+					if b.resubscribes != nil {
+						b.resubscribes.Inc()
+					}
 					b.logger.Warn("event subscription re-established; asking clients to resync")
 					hub.Resync()
 				}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/messager/messager/pkg/auth"
 	"github.com/messager/messager/pkg/events"
 	"github.com/messager/messager/pkg/httpapi"
@@ -22,6 +24,8 @@ type Handler struct {
 	onOpen    func(context.Context, auth.Principal) error
 	// maxPerUser caps one user's streams on this pod; 0: no cap.
 	maxPerUser int
+	// writeErrors counts failed writes by transport (WithHandlerMetrics).
+	writeErrors map[string]prometheus.Counter
 }
 
 // HandlerOption configures a Handler.

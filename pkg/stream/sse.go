@@ -102,7 +102,7 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	h.opened(r.Context(), p)
-	err := h.hub.serve(ctx, p.UserID, "sse", after, s, h.replay, h.pingEvery)
+	err := h.hub.serve(ctx, p.UserID, transportSSE, after, h.countWrites(ctx, transportSSE, s), h.replay, h.pingEvery)
 	if err != nil && ctx.Err() == nil {
 		h.logger.DebugContext(r.Context(), "sse ended", "user_id", p.UserID, "err", err)
 	}

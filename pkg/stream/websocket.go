@@ -196,7 +196,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 			ended <- readLoop(conn, reader, sink.pongs, 2*h.pingEvery+10*time.Second)
 			cancel()
 		}()
-		err := h.hub.serve(ctx, p.UserID, "ws", after, sink, h.replay, h.pingEvery)
+		err := h.hub.serve(ctx, p.UserID, transportWS, after, h.countWrites(ctx, transportWS, sink), h.replay, h.pingEvery)
 		if err != nil && ctx.Err() == nil {
 			h.logger.Debug("websocket ended", "user_id", p.UserID, "err", err)
 		}
