@@ -39,12 +39,13 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 // runFlags are the flags of the commands that run the product.
 type runFlags struct {
-	configFile string
-	httpAddr   string
-	dataDir    string
-	migrate    bool
-	logFormat  string
-	pprof      bool
+	configFile  string
+	httpAddr    string
+	metricsAddr string
+	dataDir     string
+	migrate     bool
+	logFormat   string
+	pprof       bool
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -91,6 +92,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags, withMigrate bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.configFile, "config", "", "MessagerConfig YAML file (env MESSAGER_CONFIG)")
 	fl.StringVar(&f.httpAddr, "http-addr", "", "listen address, default :8080 (env MESSAGER_HTTP_ADDR)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "admin listen address for /metrics and /debug/pprof/, e.g. :9091; empty serves them on the http address (env MESSAGER_METRICS_ADDR)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the embedded SQLite database, default ./data (env MESSAGER_DATA_DIR)")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: json or text (default: text for all, json otherwise)")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ (exposes internals: never on a public port)")
@@ -116,6 +118,9 @@ func loadConfig(f *runFlags) (*config.Config, error) {
 	cfg.ApplyEnv(os.LookupEnv)
 	if f.httpAddr != "" {
 		cfg.Spec.HTTP.Addr = f.httpAddr
+	}
+	if f.metricsAddr != "" {
+		cfg.Spec.Observability.MetricsAddr = f.metricsAddr
 	}
 	if f.dataDir != "" {
 		cfg.Spec.DataDir = f.dataDir

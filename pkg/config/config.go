@@ -158,6 +158,11 @@ type Worker struct {
 	Concurrency     int      `yaml:"concurrency" json:"concurrency"`
 	Queues          Queues   `yaml:"queues" json:"queues"`
 	ShutdownTimeout Duration `yaml:"shutdownTimeout" json:"shutdownTimeout"`
+	// CompletedRetention is how long a delivered task stays in Redis as
+	// "completed", with its runtime and worker, for the task monitor's
+	// history; 0 keeps none. Memory is roughly tasks/s × retention × task
+	// size (a task carries its message bodies), so keep it short under load.
+	CompletedRetention Duration `yaml:"completedRetention" json:"completedRetention"`
 }
 
 // Queues are the asynq queue priorities (weights).
@@ -169,9 +174,13 @@ type Queues struct {
 
 // Observability configures metrics, tracing and the task monitor.
 type Observability struct {
-	Metrics  bool     `yaml:"metrics" json:"metrics"`
-	Tracing  Tracing  `yaml:"tracing" json:"tracing"`
-	Asynqmon Asynqmon `yaml:"asynqmon" json:"asynqmon"`
+	Metrics bool `yaml:"metrics" json:"metrics"`
+	// MetricsAddr, when set, is a second listener (host:port) that alone
+	// serves /metrics, /metrics/queues and /debug/pprof/, so they are never
+	// on the public port; empty keeps them on spec.http.addr.
+	MetricsAddr string   `yaml:"metricsAddr" json:"metricsAddr"`
+	Tracing     Tracing  `yaml:"tracing" json:"tracing"`
+	Asynqmon    Asynqmon `yaml:"asynqmon" json:"asynqmon"`
 }
 
 // Tracing configures OpenTelemetry trace export; an empty endpoint disables export.
@@ -187,6 +196,9 @@ type Tracing struct {
 // register.
 type Asynqmon struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
+	// PrometheusURL is the Prometheus (http://prometheus:9090) the task
+	// monitor queries for its Metrics charts; empty hides them.
+	PrometheusURL string `yaml:"prometheusURL" json:"prometheusURL"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("24h", "60s") in YAML.
@@ -244,9 +256,10 @@ func Default() *Config {
 			},
 			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{
-				Concurrency:     20,
-				Queues:          Queues{Direct: 6, Broadcast: 3, Maintenance: 1},
-				ShutdownTimeout: Duration(25 * time.Second),
+				Concurrency:        20,
+				Queues:             Queues{Direct: 6, Broadcast: 3, Maintenance: 1},
+				ShutdownTimeout:    Duration(25 * time.Second),
+				CompletedRetention: Duration(time.Hour),
 			},
 			Observability: Observability{
 				Metrics:  true,

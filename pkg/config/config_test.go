@@ -102,3 +102,39 @@ func TestApplyEnv_OverridesTheFile(t *testing.T) {
 		t.Fatalf("env not applied: %+v", s)
 	}
 }
+
+func TestObservabilityFields_DefaultsEnvAndValidation(t *testing.T) {
+	d := Default()
+	if d.Spec.Worker.CompletedRetention.D() != time.Hour {
+		t.Errorf("spec.worker.completedRetention default = %v, want 1h", d.Spec.Worker.CompletedRetention.D())
+	}
+	if d.Spec.Observability.MetricsAddr != "" || d.Spec.Observability.Asynqmon.PrometheusURL != "" {
+		t.Errorf("metricsAddr and asynqmon.prometheusURL must default to empty: %+v", d.Spec.Observability)
+	}
+	cfg := Default()
+	cfg.ApplyEnv(func(k string) (string, bool) { return ":9091", k == EnvMetricsAddr })
+	if cfg.Spec.Observability.MetricsAddr != ":9091" {
+		t.Errorf("MESSAGER_METRICS_ADDR not applied: %q", cfg.Spec.Observability.MetricsAddr)
+	}
+	ok := "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {worker: {completedRetention: 0s}, observability: {metricsAddr: \":9091\", asynqmon: {prometheusURL: \"http://prometheus:9090\"}}}\n"
+	if c, err := Parse([]byte(ok)); err != nil {
+		t.Fatalf("valid document refused: %v", err)
+	} else if c.Spec.Worker.CompletedRetention != 0 || c.Spec.Observability.MetricsAddr != ":9091" || c.Spec.Observability.Asynqmon.PrometheusURL != "http://prometheus:9090" {
+		t.Fatalf("fields not read: %+v", c.Spec)
+	}
+	for path, spec := range map[string]string{
+		"spec.worker.completedRetention":            "{worker: {completedRetention: -1s}}",
+		"spec.observability.metricsAddr":            "{observability: {metricsAddr: \"nonsense\"}}",
+		"spec.observability.asynqmon.prometheusURL": "{observability: {asynqmon: {prometheusURL: \"prometheus:9090\"}}}",
+	} {
+		_, err := Parse([]byte("apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: " + spec + "\n"))
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), path+":") {
+			t.Errorf("%s: got %v, want a problem naming %s", spec, err, path)
+		}
+	}
+	same := "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {http: {addr: \":8080\"}, observability: {metricsAddr: \":8080\"}}\n"
+	if _, err := Parse([]byte(same)); err == nil || !strings.Contains(err.Error(), "spec.observability.metricsAddr") {
+		t.Errorf("metricsAddr equal to http.addr: got %v, want a problem", err)
+	}
+}

@@ -82,6 +82,7 @@ const (
 	EnvDataDir     = "MESSAGER_DATA_DIR"
 	EnvRedisURL    = "MESSAGER_REDIS_URL"
 	EnvDatabaseURL = "MESSAGER_DATABASE_URL"
+	EnvMetricsAddr = "MESSAGER_METRICS_ADDR"
 )
 
 // ApplyEnv overrides fields from the environment as seen through lookup
@@ -97,6 +98,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	set(EnvDataDir, &c.Spec.DataDir)
 	set(EnvRedisURL, &c.Spec.Redis.URL)
 	set(EnvDatabaseURL, &c.Spec.Database.URL)
+	set(EnvMetricsAddr, &c.Spec.Observability.MetricsAddr)
 }
 
 // checkKnownFields walks a YAML mapping against the struct type t and

@@ -126,6 +126,21 @@ func (c *Config) Validate() error {
 	v.between("spec.worker.queues.broadcast", s.Worker.Queues.Broadcast, 1, 100)
 	v.between("spec.worker.queues.maintenance", s.Worker.Queues.Maintenance, 1, 100)
 	v.positive("spec.worker.shutdownTimeout", s.Worker.ShutdownTimeout)
+	if s.Worker.CompletedRetention < 0 {
+		v.add("spec.worker.completedRetention", "must not be negative (0 keeps no completed tasks)")
+	}
+	if a := s.Observability.MetricsAddr; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			v.add("spec.observability.metricsAddr", "must be host:port such as \":9091\", or empty to serve metrics on spec.http.addr")
+		} else if a == s.HTTP.Addr && port != "0" {
+			v.add("spec.observability.metricsAddr", "must differ from spec.http.addr: it is the admin listener, never the public one")
+		}
+	}
+	if u := s.Observability.Asynqmon.PrometheusURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			v.add("spec.observability.asynqmon.prometheusURL", "must be an http(s) URL such as \"http://prometheus:9090\"")
+		}
+	}
 	if r := s.Observability.Tracing.SampleRatio; r < 0 || r > 1 {
 		v.add("spec.observability.tracing.sampleRatio", "must be between 0 and 1")
 	}
