@@ -319,7 +319,9 @@ func userSel(usercode string) string {
 // history than one page: scrolling to the top fetches the older page
 // (before=), each message once, in order.
 func TestChat_OlderHistoryOnScroll(t *testing.T) {
-	srv := startServer(t)
+	// The setup sends 65 messages at once through the API, faster than the
+	// per-user send limit lets a person.
+	srv := startServer(t, "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: e2e}\nspec: {messaging: {sendRateLimit: {perSecond: 0}}}\n")
 	sender := registerAPI(t, srv.URL, "chatty", password)
 	reader := registerAPI(t, srv.URL, "reader", password)
 	const total = 65

@@ -112,7 +112,9 @@ type server struct {
 	logPath string
 }
 
-func startServer(t *testing.T) *server {
+// startServer runs `messager all` on its embedded defaults; config, when
+// given, is a MessagerConfig document to run it with instead.
+func startServer(t *testing.T, config ...string) *server {
 	t.Helper()
 	chromiumPath(t) // skips before the expensive build when the suite is off
 	bin := messagerBinary(t)
@@ -126,7 +128,14 @@ func startServer(t *testing.T) *server {
 	cmd := exec.Command(bin, "all", "--http-addr", s.addr, "--data-dir", filepath.Join(dir, "data"))
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.Env = append(os.Environ(), "MESSAGER_CONFIG=")
+	cfgPath := ""
+	if len(config) > 0 {
+		cfgPath = filepath.Join(dir, "messager.yaml")
+		if err := os.WriteFile(cfgPath, []byte(config[0]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd.Env = append(os.Environ(), "MESSAGER_CONFIG="+cfgPath)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -685,16 +694,33 @@ func (p *browserPage) compose(body string) {
 }
 
 // sendTo picks a recipient ("" for everyone) in the composer's select, types
-// the body and presses Enter.
+// the body and presses Enter; a broadcast is confirmed when the page asks.
 func (p *browserPage) sendTo(usercode, body string) {
 	p.t.Helper()
-	if _, err := evalJS[bool](p, `(() => { const s = document.querySelector('[data-testid=recipient-select]');
-		s.value = `+jsString(usercode)+`; s.dispatchEvent(new Event('change')); return s.value === `+jsString(usercode)+`; })()`); err != nil {
-		p.fail("choosing recipient %q: %v", usercode, err)
+	value := usercode
+	if value == "" {
+		value = "@all"
 	}
+	p.chooseRecipient(value)
 	p.compose(body)
 	p.pressEnter()
+	if usercode == "" {
+		if asked, _ := evalJS[bool](p, `!document.querySelector('[data-testid=broadcast-confirm]').hidden`); asked {
+			p.must("confirming the broadcast", clickCSS(`[data-testid=broadcast-confirm-send]`))
+		}
+	}
 	p.waitMine(body)
+}
+
+// chooseRecipient picks an option of the composer's To select as a person
+// would: a usercode, "@all" (everyone online) or "@code".
+func (p *browserPage) chooseRecipient(value string) {
+	p.t.Helper()
+	ok, err := evalJS[bool](p, `(() => { const s = document.querySelector('[data-testid=recipient-select]');
+		s.value = `+jsString(value)+`; s.dispatchEvent(new Event('change')); return s.value === `+jsString(value)+`; })()`)
+	if err != nil || !ok {
+		p.fail("choosing recipient %q: %v", value, err)
+	}
 }
 
 // pressEnter presses Enter in the composer the way a keyboard does: one

@@ -41,6 +41,11 @@ const state = {
   messages: new Map(), // id -> message
   ids: [], // sorted ascending
   nodes: new Map(), // id -> <li>
+  // recipientChosen: the person picked the recipient themself, so new
+  // messages must not move it; otherwise it follows whoever wrote last.
+  recipientChosen: false,
+  // broadcastConfirmed: the first broadcast of a session needs a yes.
+  broadcastConfirmed: false,
   lastId: '', // resume cursor: the last message the stream or catch-up delivered (else the newest in history)
   nextBefore: null,
   historyDone: false,
@@ -249,6 +254,9 @@ function resetChat() {
   $('recipient').value = '';
   $('recipient-code').value = '';
   $('recipient-code').hidden = true;
+  state.recipientChosen = false;
+  state.broadcastConfirmed = false;
+  renderComposerMode();
   hideError('composer-error');
   hideError('recipient-error');
   updateCounter();
@@ -574,6 +582,7 @@ function afterNewMessages(live) {
   renderBadges();
   renderRecent();
   $('messages-empty').hidden = visibleCount() > 0;
+  followLatest();
   if (!live || nearBottom) scrollToBottom();
   else $('jump-new').hidden = false;
   markVisibleRead();
@@ -722,9 +731,34 @@ function setRecipient(code) {
   sel.value = code;
   $('recipient-code').hidden = true;
   hideError('recipient-error');
+  renderComposerMode();
+}
+
+// followLatest points the recipient at whoever wrote to us last, so a reply
+// from "All messages" goes back to them, never to everyone. It leaves the
+// recipient alone once the person picked one, inside a conversation, and
+// while they are typing (the recipient must not move under their text).
+function followLatest() {
+  if (state.recipientChosen || state.view || $('composer-input').value) return;
+  for (let i = state.ids.length - 1; i >= 0; i--) {
+    const m = state.messages.get(state.ids[i]);
+    if (m && !isMine(m)) {
+      if ($('recipient').value !== m.sender.usercode) setRecipient(m.sender.usercode);
+      return;
+    }
+  }
+}
+
+// renderComposerMode makes sending to everyone a visible state of its own.
+function renderComposerMode() {
+  const all = $('recipient').value === '@all';
+  $('composer').classList.toggle('to-everyone', all);
+  $('broadcast-note').hidden = !all;
+  if (!all) $('broadcast-confirm').hidden = true;
 }
 
 function openConversation(code) {
+  state.recipientChosen = true;
   setView(code);
   setRecipient(code);
   closeSidebar();
@@ -791,9 +825,17 @@ function updateCounter() {
 }
 
 // recipient returns the usercode to send to ('' for everyone), or null after
-// showing why the typed usercode is not usable.
+// showing why there is no usable recipient.
 function recipient() {
   const v = $('recipient').value;
+  if (v === '') {
+    const p = $('recipient-error');
+    p.textContent = 'Choose who gets this message: a person, or Everyone online.';
+    p.hidden = false;
+    $('recipient').focus();
+    return null;
+  }
+  if (v === '@all') return '';
   if (v !== '@code') return v;
   const input = $('recipient-code');
   const code = input.value.trim().toUpperCase();
@@ -824,6 +866,13 @@ async function send() {
   }
   const to = recipient();
   if (to === null) return;
+  if (to === '' && !state.broadcastConfirmed) {
+    // The first broadcast of a session asks first (see the confirm buttons).
+    $('broadcast-confirm').hidden = false;
+    $('broadcast-confirm-send').focus();
+    return;
+  }
+  $('broadcast-confirm').hidden = true;
   const session = state.session;
   const req = { body, client_id: randomId() };
   if (to) req.to = to;
@@ -849,6 +898,12 @@ async function send() {
     if (session !== state.session) return;
     if (ta.value === body) ta.value = '';
     updateCounter();
+    if (!to) {
+      // A broadcast does not stick: the next message needs a recipient again.
+      $('recipient').value = '';
+      state.recipientChosen = false;
+      renderComposerMode();
+    }
     if (res && res.message) {
       addMessage(res.message, { seen: false });
       if (!inView(res.message)) setView('');
@@ -902,8 +957,30 @@ function wire() {
     const v = $('recipient').value;
     const code = $('recipient-code');
     code.hidden = v !== '@code';
+    state.recipientChosen = v !== '';
     hideError('recipient-error');
+    renderComposerMode();
     if (v === '@code') code.focus();
+  });
+  $('broadcast-confirm-send').addEventListener('click', () => {
+    state.broadcastConfirmed = true;
+    send();
+  });
+  $('broadcast-confirm-cancel').addEventListener('click', () => {
+    $('broadcast-confirm').hidden = true;
+    $('recipient').focus();
+  });
+  // Selecting a message makes its person the recipient.
+  $('message-items').addEventListener('click', (e) => {
+    const li = e.target.closest('[data-testid=message]');
+    if (!li || e.target.closest('a, button') || window.getSelection().toString()) return;
+    const m = state.messages.get(li.dataset.id);
+    // A received broadcast is answered privately, to its sender.
+    const peer = m && (m.broadcast && !isMine(m) ? m.sender.usercode : peerOf(m));
+    if (peer && peer !== state.me.usercode) {
+      state.recipientChosen = true;
+      setRecipient(peer);
+    }
   });
   $('recipient-code').addEventListener('input', (e) => {
     e.target.value = e.target.value.toUpperCase();
