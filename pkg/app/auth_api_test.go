@@ -239,3 +239,16 @@ func decodeProblem(t *testing.T, res *http.Response, body []byte) problemBody {
 	}
 	return p
 }
+
+// A username no account can have — here with U+0000, which PostgreSQL
+// refuses to compare — is an unknown user (401), never a 500.
+func TestAuth_LoginWithImpossibleUsernameIs401(t *testing.T) {
+	a := startApp(t, ModeAll, newBackends(t))
+	anon := &client{t: t, base: "http://" + a.Addr()}
+	for _, name := range []string{"nul\x00name", "ab", "has space", strings.Repeat("x", 40)} {
+		res, body := anon.do("POST", "/api/v1/auth/login", map[string]string{"username": name, "password": "whatever1"})
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("login as %q: %d %s, want 401", name, res.StatusCode, body)
+		}
+	}
+}

@@ -397,7 +397,17 @@ func (s *service) Login(ctx context.Context, username, password, clientIP string
 // checkPassword returns the account when password is its password, else
 // ErrInvalidCredentials (also for an unknown username, after the same work).
 func (s *service) checkPassword(ctx context.Context, username, password string) (storage.User, error) {
-	u, hash, err := s.users.ByUsername(ctx, username)
+	var (
+		u    storage.User
+		hash string
+		err  = storage.ErrNotFound
+	)
+	// A name no account can have is not looked up: it may hold what the
+	// database refuses to compare (PostgreSQL and U+0000), and the answer
+	// is known anyway.
+	if usernamePattern.MatchString(strings.ToLower(username)) {
+		u, hash, err = s.users.ByUsername(ctx, username)
+	}
 	if errors.Is(err, storage.ErrNotFound) || len(password) > MaxPasswordBytes {
 		hash = ""
 	} else if err != nil {
