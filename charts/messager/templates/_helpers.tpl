@@ -100,6 +100,17 @@ Image reference: registry/repository:tag or @digest; the tag defaults to appVers
 {{/*
 The container port, taken from config.http.addr (":8080" → 8080) so the two never disagree.
 */}}
+{{- define "messager.metricsPort" -}}
+{{- $port := regexReplaceAll "^.*:" (toString .Values.config.observability.metricsAddr) "" -}}
+{{- if not (regexMatch "^[0-9]+$" $port) -}}
+{{- fail (printf "config.observability.metricsAddr %q must end in :<port>: metrics are served only on their own port, never through the Ingress" .Values.config.observability.metricsAddr) -}}
+{{- end -}}
+{{- if eq $port (include "messager.httpPort" .) -}}
+{{- fail "config.observability.metricsAddr must use another port than config.http.addr" -}}
+{{- end -}}
+{{- $port -}}
+{{- end -}}
+
 {{- define "messager.httpPort" -}}
 {{- $port := regexReplaceAll "^.*:" (toString .Values.config.http.addr) "" -}}
 {{- if not (regexMatch "^[0-9]+$" $port) -}}

@@ -164,8 +164,8 @@ func TestDeployments_RunTheRightSubcommandWithProbesAndLockedDownSecurity(t *tes
 			}
 
 			// Probes: liveness on /healthz, readiness on /readyz, on the served port.
-			if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != 8080 {
-				t.Errorf("ports = %+v, want one named http on 8080", c.Ports)
+			if len(c.Ports) != 2 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != 8080 || c.Ports[1].Name != "metrics" || c.Ports[1].ContainerPort != 9091 {
+				t.Errorf("ports = %+v, want http on 8080 and metrics on 9091", c.Ports)
 			}
 			for _, p := range []struct {
 				what  string
@@ -244,8 +244,10 @@ func TestConfigMap_HoldsAValidMessagerConfig(t *testing.T) {
 	want.Metadata.Name = fullName
 	want.Spec.DataDir = "/data"       // the emptyDir; the image's root is read-only
 	want.Spec.HTTP.TrustedProxies = 1 // pods sit behind one ingress controller
+	// Metrics on the admin listener, for Prometheus, never through the Ingress.
+	want.Spec.Observability.MetricsAddr = ":9091"
 	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("chart config differs from config.Default() beyond dataDir/trustedProxies:\n got %+v\nwant %+v", cfg.Spec, want.Spec)
+		t.Errorf("chart config differs from config.Default() beyond dataDir/trustedProxies/metricsAddr:\n got %+v\nwant %+v", cfg.Spec, want.Spec)
 	}
 	// URLs never land in the ConfigMap, even when set: they come from the Secret.
 	cfg = parsedConfig(t, render(t, valuesURLs))
@@ -507,8 +509,8 @@ func TestMonitoring_PodsScrapedForMetricsQueuesOnlyThroughTheService(t *testing.
 		t.Errorf("ServiceMonitor labels = %v, want serviceMonitor.labels", sm.Labels)
 	}
 	for _, ep := range sm.Spec.Endpoints {
-		if ep.Path != "/metrics" || ep.Port != "http" {
-			t.Errorf("ServiceMonitor endpoint %+v, want /metrics on http (never /metrics/queues per pod)", ep)
+		if ep.Path != "/metrics" || ep.Port != "metrics" {
+			t.Errorf("ServiceMonitor endpoint %+v, want /metrics on the metrics port (never /metrics/queues per pod)", ep)
 		}
 	}
 	sel, err := metav1LabelSelector(sm)
@@ -531,7 +533,7 @@ func TestMonitoring_PodsScrapedForMetricsQueuesOnlyThroughTheService(t *testing.
 		t.Errorf("ScrapeConfig metricsPath = %q", sc.Spec.MetricsPath)
 	}
 	svc := find[corev1.Service](t, r, apiName)
-	want := []string{svc.Name + "." + namespace + ".svc:80"}
+	want := []string{svc.Name + "." + namespace + ".svc:9091"}
 	if len(sc.Spec.StaticConfigs) != 1 || !slices.Equal(sc.Spec.StaticConfigs[0].Targets, want) {
 		t.Errorf("ScrapeConfig targets = %+v, want exactly the api Service %q", sc.Spec.StaticConfigs, want)
 	}
