@@ -9,54 +9,65 @@ import (
 	"github.com/messager/messager/pkg/storage"
 )
 
+// Auth events counted in messager_auth_events_total{event}. Failures that
+// are not about the caller (the database down, no hashing slot) are not
+// auth events: they show as 5xx/503 in the HTTP metrics.
+const (
+	EventRegister       = "register"        // an account was created
+	EventLoginSucceeded = "login_succeeded" // a session was issued
+	EventLoginFailed    = "login_failed"    // wrong username or password
+	EventLoginLimited   = "login_limited"   // refused by a login rate limit
+	EventLogout         = "logout"          // a session was ended
+)
+
 type instrumentingService struct {
-	events *prometheus.CounterVec
+	events map[string]prometheus.Counter
 	next   Service
 }
 
-// NewInstrumentingService counts registrations and logins by outcome.
+// NewInstrumentingService counts registrations, logins by result and
+// logouts, every event's series created at zero so that increase() sees
+// the first one.
 func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
-	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "messager_auth_events_total",
-		Help: "Registrations, logins and logouts by outcome (ok, conflict, denied, rate_limited, busy, error).",
-	}, []string{"event", "outcome"})
-	reg.MustRegister(events)
-	return &instrumentingService{events: events, next: s}
-}
-
-func outcome(err error) string {
-	var rl *RateLimitedError
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.Is(err, ErrUsernameTaken):
-		return "conflict"
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrUnauthenticated):
-		return "denied"
-	case errors.As(err, &rl):
-		return "rate_limited"
-	case errors.Is(err, ErrBusy):
-		return "busy"
-	default:
-		return "error"
+		Help: "Auth events: register, login_succeeded, login_failed (wrong credentials), login_limited (rate limited), logout.",
+	}, []string{"event"})
+	reg.MustRegister(vec)
+	events := map[string]prometheus.Counter{}
+	for _, e := range []string{EventRegister, EventLoginSucceeded, EventLoginFailed, EventLoginLimited, EventLogout} {
+		events[e] = vec.WithLabelValues(e)
 	}
+	return &instrumentingService{events: events, next: s}
 }
 
 func (s *instrumentingService) Register(ctx context.Context, username, email, password, clientIP string) (storage.User, error) {
 	u, err := s.next.Register(ctx, username, email, password, clientIP)
-	s.events.WithLabelValues("register", outcome(err)).Inc()
+	if err == nil {
+		s.events[EventRegister].Inc()
+	}
 	return u, err
 }
 
 func (s *instrumentingService) Login(ctx context.Context, username, password, clientIP string) (Session, error) {
 	sess, err := s.next.Login(ctx, username, password, clientIP)
-	s.events.WithLabelValues("login", outcome(err)).Inc()
+	var rl *RateLimitedError
+	switch {
+	case err == nil:
+		s.events[EventLoginSucceeded].Inc()
+	case errors.Is(err, ErrInvalidCredentials):
+		s.events[EventLoginFailed].Inc()
+	case errors.As(err, &rl):
+		s.events[EventLoginLimited].Inc()
+	}
 	return sess, err
 }
 
 func (s *instrumentingService) Logout(ctx context.Context, token string) error {
 	err := s.next.Logout(ctx, token)
-	s.events.WithLabelValues("logout", outcome(err)).Inc()
+	if err == nil {
+		s.events[EventLogout].Inc()
+	}
 	return err
 }
 

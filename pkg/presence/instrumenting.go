@@ -2,34 +2,35 @@ package presence
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/messager/messager/pkg/auth"
 )
 
-type instrumentingService struct {
-	online prometheus.Gauge
-	next   Service
+// onlineCollector exports how many users are online, read from the
+// tracker at scrape time: one O(1) Redis call per scrape, and right even
+// when nobody polls the list (clients get presence pushed).
+type onlineCollector struct {
+	t    *Tracker
+	desc *prometheus.Desc
 }
 
-// NewInstrumentingService exports the size of the last online list served.
-func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "messager_presence_online_users", Help: "Users online, as of the last presence list served by this pod (plus the caller).",
-	})
-	reg.MustRegister(g)
-	return &instrumentingService{online: g, next: s}
+// NewOnlineCollector returns the collector of messager_presence_online_users.
+// The count is global: every api pod reports the same value (aggregate
+// with max, not sum). While Redis does not answer the series is absent
+// rather than failing the scrape.
+func NewOnlineCollector(t *Tracker) prometheus.Collector {
+	return &onlineCollector{t: t, desc: prometheus.NewDesc("messager_presence_online_users", "Users online (an open stream, or a heartbeat or login within spec.presence.ttl), across all pods.", nil, nil)}
 }
 
-func (s *instrumentingService) Online(ctx context.Context, caller auth.Principal) ([]OnlineUser, error) {
-	users, err := s.next.Online(ctx, caller)
-	if err == nil {
-		s.online.Set(float64(len(users) + 1))
+func (c *onlineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *onlineCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := c.t.OnlineCount(ctx)
+	if err != nil {
+		return
 	}
-	return users, err
-}
-
-func (s *instrumentingService) Heartbeat(ctx context.Context, caller auth.Principal) error {
-	return s.next.Heartbeat(ctx, caller)
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }

@@ -177,6 +177,15 @@ func (t *Tracker) Online(ctx context.Context) ([]OnlineUser, error) {
 	return out, nil
 }
 
+// OnlineCount returns how many users are online.
+func (t *Tracker) OnlineCount(ctx context.Context) (int64, error) {
+	n, err := t.rdb.HLen(ctx, keyOnline).Result()
+	if err != nil {
+		return 0, fmt.Errorf("presence: %w", err)
+	}
+	return n, nil
+}
+
 // OnlineIDs returns the ids of everyone online: the audience of a broadcast.
 func (t *Tracker) OnlineIDs(ctx context.Context) ([]int, error) {
 	keys, err := t.rdb.HKeys(ctx, keyOnline).Result()

@@ -19,3 +19,25 @@ func String() string {
 	}
 	return v
 }
+
+// Revision returns the VCS revision the binary was built from, with
+// "+dirty" when the tree had changes, or "unknown".
+func Revision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "unknown", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if dirty && rev != "unknown" {
+		rev += "+dirty"
+	}
+	return rev
+}
