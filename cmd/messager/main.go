@@ -18,6 +18,7 @@ import (
 	"github.com/messager/messager/pkg/app"
 	"github.com/messager/messager/pkg/config"
 	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/pkg/telemetry"
 	"github.com/messager/messager/pkg/version"
 )
 
@@ -138,10 +139,11 @@ func newLogger(format string, mode app.Mode, w io.Writer) *slog.Logger {
 			format = "text"
 		}
 	}
+	// Lines logged in a traced request carry its trace_id and span_id.
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, nil)))
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, nil)))
 }
 
 func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) error {
@@ -204,7 +206,8 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := config.Parse(data); err != nil {
+			cfg, err := config.Parse(data)
+			if err != nil {
 				var ve *config.ValidationError
 				if errors.As(err, &ve) {
 					for _, p := range ve.Problems {
@@ -213,6 +216,11 @@ func newConfigCmd() *cobra.Command {
 					return exitError(1)
 				}
 				return err
+			}
+			// What a start would build from the document beyond its fields.
+			if err := telemetry.Check(cmd.Context(), cfg.Spec.Observability.Tracing); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return exitError(1)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", file)
 			return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
 
 	"github.com/messager/messager/pkg/auth"
 	"github.com/messager/messager/pkg/config"
@@ -91,6 +92,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	// Lines logged with a traced context carry its trace_id and span_id.
+	o.Logger = slog.New(telemetry.LogHandler(o.Logger.Handler()))
 	if o.PasswordHasher == nil {
 		o.PasswordHasher = auth.NewArgon2id()
 	}
@@ -99,6 +102,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	defer func() {
 		if err != nil {
 			a.closeStores()
+			if a.stopTelemetry != nil {
+				_ = a.stopTelemetry(context.Background())
+			}
 		}
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -117,7 +123,17 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if a.rdb, err = storage.OpenRedis(cfg.Spec.Redis); err != nil {
 		return nil, err
 	}
-	if a.db, err = storage.Open(ctx, cfg.Spec.Database.URL, cfg.Spec.DataDir); err != nil {
+	var dbOpts []storage.OpenOption
+	if telemetry.Enabled(cfg.Spec.Observability.Tracing) {
+		// Redis commands and SQL statements are spans only inside a
+		// sampled request, task or push.
+		tp := telemetry.ChildSpansOnly(otel.GetTracerProvider())
+		if err = storage.TraceRedis(a.rdb, tp); err != nil {
+			return nil, err
+		}
+		dbOpts = append(dbOpts, storage.WithTracing(tp))
+	}
+	if a.db, err = storage.Open(ctx, cfg.Spec.Database.URL, cfg.Spec.DataDir, dbOpts...); err != nil {
 		return nil, err
 	}
 	if o.Mode == ModeAll || o.Migrate {

@@ -37,6 +37,16 @@ func newBackends(t *testing.T) backends {
 // startApp starts a process in mode on b and stops it at the end of the test.
 func startApp(t *testing.T, mode Mode, b backends, mutate ...func(*config.Config)) *App {
 	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return startAppLogging(t, mode, b, logger, mutate...)
+}
+
+// startAppLogging is startApp logging to logger.
+func startAppLogging(t *testing.T, mode Mode, b backends, logger *slog.Logger, mutate ...func(*config.Config)) *App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Spec.Redis.URL = b.redisURL
 	cfg.Spec.Database.URL = b.dbURL
@@ -57,10 +67,6 @@ func startApp(t *testing.T, mode Mode, b backends, mutate ...func(*config.Config
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	a, err := New(context.Background(), Options{Config: cfg, Mode: mode, Migrate: true, Logger: logger, Listener: ln, PasswordHasher: auth.NewFastArgon2id()})
 	if err != nil {

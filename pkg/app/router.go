@@ -20,6 +20,7 @@ import (
 	"github.com/messager/messager/pkg/presence"
 	"github.com/messager/messager/pkg/storage"
 	"github.com/messager/messager/pkg/stream"
+	"github.com/messager/messager/pkg/telemetry"
 	"github.com/messager/messager/pkg/web"
 )
 
@@ -31,6 +32,11 @@ const streamPingEvery = 25 * time.Second
 func (a *App) baseRouter() chi.Router {
 	r := chi.NewRouter()
 	methods := httpapi.NewMethods(func() chi.Routes { return r })
+	if telemetry.Enabled(a.cfg.Spec.Observability.Tracing) {
+		// First, so the access log and everything after log and trace
+		// inside the request's server span.
+		r.Use(telemetry.HTTPMiddleware("/healthz", "/readyz", "/metrics", "/metrics/queues"))
+	}
 	// Unknown methods are refused before the access log touches a metric;
 	// the body deadline comes before anything reads the body.
 	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover,

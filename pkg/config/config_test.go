@@ -84,6 +84,10 @@ func TestParse_RejectsBadShapes(t *testing.T) {
 		"bad origin":      "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {http: {allowedOrigins: [\"ftp://x/y\"]}}\n",
 		"sentinel bare":   "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {redis: {mode: sentinel}}\n",
 		"bad sample rate": "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {observability: {tracing: {sampleRatio: 2}}}\n",
+		"NaN sample rate": "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {observability: {tracing: {sampleRatio: .nan}}}\n",
+		"otlp not http":   "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {observability: {tracing: {otlpEndpoint: \"otel-collector:4318\"}}}\n",
+		"otlp grpc":       "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {observability: {tracing: {otlpEndpoint: \"grpc://otel-collector:4317\"}}}\n",
+		"otlp query":      "apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: a}\nspec: {observability: {tracing: {otlpEndpoint: \"http://otel-collector:4318/v1/traces?x=1\"}}}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse([]byte(doc)); err == nil {

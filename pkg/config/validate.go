@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -141,12 +142,17 @@ func (c *Config) Validate() error {
 			v.add("spec.observability.asynqmon.prometheusURL", "must be an http(s) URL such as \"http://prometheus:9090\"")
 		}
 	}
-	if r := s.Observability.Tracing.SampleRatio; r < 0 || r > 1 {
+	if r := s.Observability.Tracing.SampleRatio; math.IsNaN(r) || r < 0 || r > 1 {
 		v.add("spec.observability.tracing.sampleRatio", "must be between 0 and 1")
 	}
 	if e := s.Observability.Tracing.OTLPEndpoint; e != "" {
-		if p, err := url.Parse(e); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		p, err := url.Parse(e)
+		switch {
+		case err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Opaque != "":
 			v.add("spec.observability.tracing.otlpEndpoint", "must be an http(s) URL such as \"http://otel-collector:4318\"")
+		case p.RawQuery != "" || p.Fragment != "" || p.User != nil:
+			// The exporter sends to scheme://host/path and drops the rest.
+			v.add("spec.observability.tracing.otlpEndpoint", "must not have user info, a query or a fragment: the exporter posts to scheme://host/path (default path /v1/traces)")
 		}
 	}
 	if len(v.problems) > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // HeaderRequestID carries the request id in both directions.
@@ -202,10 +203,12 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // ExtractTrace continues a trace the caller started (W3C traceparent), so
-// a message's trace can begin in the client.
+// a message's trace can begin in the client. Behind a server span
+// (telemetry.HTTPMiddleware, which continued the caller's trace itself)
+// it does nothing: the request's spans belong under the server span.
 func ExtractTrace(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("traceparent") != "" {
+		if r.Header.Get("traceparent") != "" && !trace.SpanContextFromContext(r.Context()).IsValid() {
 			r = r.WithContext(otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 		}
 		next.ServeHTTP(w, r)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/messager/messager/pkg/events"
 	"github.com/messager/messager/pkg/storage"
 )
@@ -38,7 +40,10 @@ type batcher struct {
 }
 
 type job struct {
-	msg storage.NewMessage
+	// span is the message's message.deliver; the batch's database and
+	// publish spans join the trace of its first sampled message.
+	span trace.Span
+	msg  storage.NewMessage
 	// env encodes the message's event for its audience, with positions.
 	env  func(audience []storage.Position) (events.Envelope, error)
 	done chan result
@@ -129,6 +134,12 @@ func (b *batcher) write(ctx context.Context) {
 }
 
 func (b *batcher) process(ctx context.Context, batch []*job) {
+	for _, j := range batch {
+		if j.span != nil && j.span.IsRecording() {
+			ctx = trace.ContextWithSpan(ctx, j.span)
+			break
+		}
+	}
 	msgs := make([]storage.NewMessage, len(batch))
 	for i, j := range batch {
 		msgs[i] = j.msg

@@ -4,6 +4,11 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/messager/messager/pkg/telemetry"
 )
 
 // BatchEnqueuer queues several deliveries as one task; *AsynqEnqueuer.
@@ -29,6 +34,7 @@ type GroupEnqueuer struct {
 	linger   time.Duration // wait this long before a busy group's batch
 	window   time.Duration // busy: its previous batch is younger than this
 	sleep    func(time.Duration)
+	tracer   trace.Tracer
 
 	mu     sync.Mutex
 	groups map[string]*group // by queue: a task travels on one queue
@@ -42,7 +48,9 @@ type group struct {
 }
 
 type pendingDelivery struct {
-	d    Delivery
+	d Delivery
+	// span is the delivery's message.enqueue, open until done.
+	span trace.Span
 	done chan error
 }
 
@@ -67,6 +75,7 @@ func NewGroupEnqueuer(sink BatchEnqueuer) *GroupEnqueuer {
 	return &GroupEnqueuer{
 		sink: sink, timeout: groupTimeout, flushers: groupFlushers,
 		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, sleep: time.Sleep,
+		tracer: otel.Tracer(tracerName),
 		groups: map[string]*group{},
 	}
 }
@@ -75,8 +84,10 @@ func NewGroupEnqueuer(sink BatchEnqueuer) *GroupEnqueuer {
 // the shared enqueue (it carries other requests' messages too); each
 // batch gets its own timeout instead, and Enqueue always reports the true
 // outcome, so a message is never queued behind an error answer.
-func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
-	p := &pendingDelivery{d: withTrace(ctx, d), done: make(chan error, 1)}
+func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
+	_, span, d := startEnqueue(ctx, g.tracer, d)
+	defer func() { telemetry.Fail(span, err); span.End() }()
+	p := &pendingDelivery{d: d, span: span, done: make(chan error, 1)}
 	q := d.Queue()
 	g.mu.Lock()
 	grp := g.groups[q]
@@ -174,6 +185,14 @@ func (g *GroupEnqueuer) send(batch []*pendingDelivery) {
 		ds[i] = p.d
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	// The task's Redis round trip shows in the trace of the first sampled
+	// delivery it carries (a lone message's own).
+	for _, p := range batch {
+		if p.span.IsRecording() {
+			ctx = trace.ContextWithSpan(ctx, p.span)
+			break
+		}
+	}
 	err := g.sink.EnqueueBatch(ctx, ds)
 	cancel()
 	for _, p := range batch {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/messager/messager/pkg/auth"
 	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/telemetry"
 )
 
 type instrumentingService struct {
@@ -29,11 +30,12 @@ func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
 }
 
 func (s *instrumentingService) Send(ctx context.Context, sender auth.Principal, in SendInput) (events.Message, bool, error) {
-	ctx, span := s.tracer.Start(ctx, "message.send", trace.WithSpanKind(trace.SpanKindProducer))
+	// Internal: the producer span is the message's message.enqueue.
+	ctx, span := s.tracer.Start(ctx, "message.send", trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
 	m, created, err := s.next.Send(ctx, sender, in)
 	if err != nil {
-		span.RecordError(err)
+		telemetry.Fail(span, err)
 		return m, created, err
 	}
 	span.SetAttributes(attribute.String("messager.message_id", m.ID), attribute.Bool("messager.broadcast", m.Broadcast))

@@ -10,9 +10,12 @@ import (
 
 	"github.com/hibiken/asynq"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/telemetry"
 )
 
 // Task types. TypeDeliverBatch is what the API enqueues: one or more
@@ -88,8 +91,10 @@ func NewAsynqEnqueuer(client *asynq.Client, opts ...EnqueueOption) *AsynqEnqueue
 
 // Enqueue adds a one-message TypeDeliver task with TaskID = message id, so
 // the same message can never be queued twice.
-func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) error {
-	payload, err := json.Marshal(withTrace(ctx, d))
+func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
+	ctx, span, d := startEnqueue(ctx, otel.Tracer(tracerName), d)
+	defer func() { telemetry.Fail(span, err); span.End() }()
+	payload, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode delivery: %w", err)
 	}
@@ -146,15 +151,27 @@ func (e *AsynqEnqueuer) enqueue(ctx context.Context, t *asynq.Task, taskID strin
 	return nil
 }
 
-// withTrace records the send's trace context in d, so the worker's span
-// joins the trace of the request that accepted the message.
-func withTrace(ctx context.Context, d Delivery) Delivery {
+// tracerName names the spans this package starts.
+const tracerName = "github.com/messager/messager/pkg/messaging"
+
+// startEnqueue opens the message.enqueue span, which lasts until d's task
+// is in Redis, and records its trace context in d, so the worker's
+// message.deliver continues the trace of the request that accepted the
+// message (api → task → worker → push).
+func startEnqueue(ctx context.Context, tracer trace.Tracer, d Delivery) (context.Context, trace.Span, Delivery) {
+	ctx, span := tracer.Start(ctx, "message.enqueue", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "asynq"),
+			attribute.String("messaging.destination.name", d.Queue()),
+			attribute.String("messager.message_id", d.Message.ID),
+			attribute.Int("messager.recipients", len(d.Recipients)),
+		))
 	carrier := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(ctx, carrier)
 	if len(carrier) > 0 {
 		d.Trace = carrier
 	}
-	return d
+	return ctx, span, d
 }
 
 // RetryDelay backs off exponentially from 1 s to a minute, with jitter so

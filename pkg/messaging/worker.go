@@ -17,6 +17,7 @@ import (
 
 	"github.com/messager/messager/pkg/events"
 	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/pkg/telemetry"
 )
 
 // Worker handles TypeDeliver and TypeDeliverBatch tasks. Run must be
@@ -125,12 +126,24 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 	start := time.Now()
 	jobs := make([]*job, len(ds))
 	spans := make([]trace.Span, len(ds))
+	retried, _ := asynq.GetRetryCount(ctx)
+	taskID, _ := asynq.GetTaskID(ctx)
 	for i, d := range ds {
 		mctx := otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(d.Trace))
 		mctx, span := w.tracer.Start(mctx, "message.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("messager.message_id", d.Message.ID), attribute.Int("messager.recipients", len(d.Recipients))))
+			trace.WithAttributes(
+				attribute.String("messager.message_id", d.Message.ID),
+				attribute.Int("messager.recipients", len(d.Recipients)),
+				attribute.String("messaging.system", "asynq"),
+				attribute.String("messaging.destination.name", d.Queue()),
+				attribute.String("messaging.message.id", taskID),
+				attribute.Int("messaging.batch.message_count", len(ds)),
+				// How often asynq ran this task before: a retried
+				// delivery's trace says so.
+				attribute.Int("messaging.retry_count", retried),
+			))
 		spans[i] = span
-		jobs[i] = &job{msg: storage.NewMessage{
+		jobs[i] = &job{span: span, msg: storage.NewMessage{
 			ID: d.Message.ID, SenderID: d.SenderID, ToID: d.ToID, Body: d.Message.Body,
 			Broadcast: d.Message.Broadcast, ClientID: d.ClientID, CreatedAt: d.Message.CreatedAt, Recipients: d.Recipients,
 		}, env: envelope(mctx, d), done: make(chan result, 1)}
@@ -141,18 +154,18 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 		d, span := ds[i], spans[i]
 		switch {
 		case r.err != nil && errors.Is(r.err, storage.ErrRejected) && len(ds) > 1:
-			span.RecordError(r.err)
-			if err := w.requeue.EnqueueAlone(ctx, d); err != nil && failed == nil {
+			telemetry.Fail(span, r.err)
+			if err := w.requeue.EnqueueAlone(trace.ContextWithSpan(ctx, span), d); err != nil && failed == nil {
 				failed = fmt.Errorf("take refused message %s out of its batch: %w", d.Message.ID, err)
 			}
 		case r.err != nil && errors.Is(r.err, storage.ErrRejected):
-			span.RecordError(r.err)
+			telemetry.Fail(span, r.err)
 			w.rejected.Inc()
 			if failed == nil {
 				failed = fmt.Errorf("deliver message %s: %w: %w", d.Message.ID, r.err, asynq.SkipRetry)
 			}
 		case r.err != nil:
-			span.RecordError(r.err)
+			telemetry.Fail(span, r.err)
 			if failed == nil {
 				failed = fmt.Errorf("deliver message %s: %w", d.Message.ID, r.err)
 			}

@@ -13,8 +13,12 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/XSAM/otelsql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the pure-Go "sqlite" driver
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/messager/messager/ent"
 	"github.com/messager/messager/ent/migrate"
@@ -31,15 +35,53 @@ type DB struct {
 	Dialect string
 }
 
+// OpenOption configures Open.
+type OpenOption func(*openOptions)
+
+type openOptions struct {
+	tracer trace.TracerProvider
+}
+
+// WithTracing makes a span of every statement, transaction and
+// connection, on tp. The spans carry the statement with its placeholders,
+// never its arguments (message bodies, password hashes).
+//
+// Both dialects go through database/sql (PostgreSQL through pgx's stdlib
+// driver), so one database/sql instrumentation (otelsql) traces both,
+// the embedded SQLite as well as PostgreSQL, rather than pgx's own tracer
+// for PostgreSQL alone.
+func WithTracing(tp trace.TracerProvider) OpenOption {
+	return func(o *openOptions) { o.tracer = tp }
+}
+
 // Open connects to url: postgres://… (or postgresql://…) opens PostgreSQL
 // through pgx; anything else is a SQLite file path, and an empty url means
 // messager.db inside dataDir.
-func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
+func Open(ctx context.Context, rawURL, dataDir string, opts ...OpenOption) (*DB, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	driver, dsn, dia, err := dsnFor(rawURL, dataDir)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(driver, dsn)
+	var db *sql.DB
+	if o.tracer != nil {
+		system := semconv.DBSystemNamePostgreSQL
+		if dia == dialect.SQLite {
+			system = semconv.DBSystemNameSQLite
+		}
+		db, err = otelsql.Open(driver, dsn,
+			otelsql.WithTracerProvider(o.tracer),
+			// Database metrics are Prometheus's job.
+			otelsql.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelsql.WithAttributes(system),
+			otelsql.WithSpanOptions(otelsql.SpanOptions{OmitConnResetSession: true, OmitRows: true, DisableErrSkip: true}),
+		)
+	} else {
+		db, err = sql.Open(driver, dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dia, err)
 	}

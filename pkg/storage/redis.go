@@ -9,7 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/messager/messager/pkg/config"
 )
@@ -36,6 +38,25 @@ func OpenRedis(c config.Redis) (redis.UniversalClient, error) {
 	opt.DialTimeout = 2 * time.Second
 	opt.MaxRetries = 1
 	return redis.NewClient(opt), nil
+}
+
+// TraceRedis makes a span, on tp, of every command and pipeline rdb (and
+// every client sharing its connections: pipelines, asynq, pub/sub) sends.
+// Spans name the command only: arguments are session tokens and message
+// bodies. Connection dials are not traced. Redis metrics are not taken
+// from here (Prometheus has the pool's).
+func TraceRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
+	err := redisotel.InstrumentTracing(rdb,
+		redisotel.WithTracerProvider(tp),
+		redisotel.WithDBStatement(false),
+		redisotel.WithCallerEnabled(false),
+		redisotel.WithDialFilter(true),
+		redisotel.WithCommandFilter(redisotel.DefaultCommandFilter),
+	)
+	if err != nil {
+		return fmt.Errorf("trace redis: %w", err)
+	}
+	return nil
 }
 
 // AutoPipeline returns a client on rdb's connections that coalesces the

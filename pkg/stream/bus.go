@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/telemetry"
 )
 
 // Bus publishes events to every pod and feeds this pod's hub.
@@ -55,8 +56,11 @@ func ChannelFor(rdb redis.UniversalClient) string {
 }
 
 // Publish sends env to every pod. An error means no pod received it.
-func (b *Bus) Publish(ctx context.Context, env events.Envelope) error {
-	data, err := json.Marshal(env)
+func (b *Bus) Publish(ctx context.Context, env events.Envelope) (err error) {
+	one := [1]events.Envelope{env}
+	ctx, spans := b.startPublish(ctx, one[:])
+	defer endAll(spans, &err)
+	data, err := json.Marshal(one[0])
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
@@ -66,11 +70,14 @@ func (b *Bus) Publish(ctx context.Context, env events.Envelope) error {
 	return nil
 }
 
-// PublishBatch sends several events in one pipelined round trip.
-func (b *Bus) PublishBatch(ctx context.Context, envs []events.Envelope) error {
+// PublishBatch sends several events in one pipelined round trip. The
+// Trace of a sampled message's envelope is replaced by its publish span.
+func (b *Bus) PublishBatch(ctx context.Context, envs []events.Envelope) (err error) {
 	if len(envs) == 1 {
 		return b.Publish(ctx, envs[0])
 	}
+	ctx, spans := b.startPublish(ctx, envs)
+	defer endAll(spans, &err)
 	pipe := b.rdb.Pipeline()
 	for _, env := range envs {
 		data, err := json.Marshal(env)
@@ -83,6 +90,54 @@ func (b *Bus) PublishBatch(ctx context.Context, envs []events.Envelope) error {
 		return fmt.Errorf("publish events: %w", err)
 	}
 	return nil
+}
+
+// tracerName names the spans this package starts.
+const tracerName = "github.com/messager/messager/pkg/stream"
+
+// startPublish opens a stream.publish span for each envelope of envs that
+// carries a sampled trace (a message: the worker's message.deliver), and
+// puts the span's context in the envelope's Trace, so the push on every
+// pod continues from its publish. The returned ctx carries the first such
+// span, for the Redis round trip.
+func (b *Bus) startPublish(ctx context.Context, envs []events.Envelope) (context.Context, []trace.Span) {
+	var spans []trace.Span
+	for i := range envs {
+		env := &envs[i]
+		if env.Trace == nil {
+			continue
+		}
+		pctx := otel.GetTextMapPropagator().Extract(context.Background(), propagation.MapCarrier(env.Trace))
+		if !trace.SpanContextFromContext(pctx).IsSampled() {
+			continue
+		}
+		pctx, span := otel.Tracer(tracerName).Start(pctx, "stream.publish", trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "redis"),
+				attribute.String("messaging.destination.name", b.channel),
+				attribute.String("messager.message_id", env.ID),
+				attribute.Int("messager.audience", len(env.Users)),
+			))
+		if !span.IsRecording() {
+			continue
+		}
+		carrier := propagation.MapCarrier{}
+		otel.GetTextMapPropagator().Inject(pctx, carrier)
+		env.Trace = carrier
+		if len(spans) == 0 {
+			ctx = trace.ContextWithSpan(ctx, span)
+		}
+		spans = append(spans, span)
+	}
+	return ctx, spans
+}
+
+// endAll ends spans, failed when *err is set.
+func endAll(spans []trace.Span, err *error) {
+	for _, span := range spans {
+		telemetry.Fail(span, *err)
+		span.End()
+	}
 }
 
 // Run subscribes and delivers every event to hub until ctx ends. When the
@@ -157,11 +212,17 @@ func (b *Bus) deliver(hub *Hub, payload string) {
 		hub.Deliver(env)
 		return
 	}
-	// The last hop of a sampled message's trace: api → task → worker → push.
+	// The last hops of a sampled message's trace: api → task → worker →
+	// publish → push to this pod's connections → write to each client.
 	ctx := otel.GetTextMapPropagator().Extract(context.Background(), propagation.MapCarrier(env.Trace))
-	_, span := otel.Tracer("github.com/messager/messager/pkg/stream").Start(ctx, "stream.push",
+	_, span := otel.Tracer(tracerName).Start(ctx, "stream.push",
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("messager.message_id", env.ID), attribute.Int("messager.audience", len(env.Users))))
-	hub.Deliver(env)
+	if !span.IsRecording() {
+		hub.Deliver(env)
+		return
+	}
+	push := span.SpanContext()
+	hub.DeliverTraced(env, &push)
 	span.End()
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/messager/messager/pkg/events"
 )
@@ -15,6 +16,9 @@ type Frame struct {
 	Type string
 	ID   string
 	Data []byte
+	// Trace, set only on a frame of a sampled trace, is the stream.push
+	// its write continues (stream.write); nil costs the write nothing.
+	Trace *trace.SpanContext
 }
 
 // Hub holds this pod's connections by user and delivers frames to them.
@@ -65,8 +69,12 @@ func NewHub(reg prometheus.Registerer, bufferSize int) *Hub {
 }
 
 // Deliver hands env's frame to the connections of its audience.
-func (h *Hub) Deliver(env events.Envelope) {
-	f := Frame{Type: env.Type, ID: env.ID, Data: env.Frame}
+func (h *Hub) Deliver(env events.Envelope) { h.DeliverTraced(env, nil) }
+
+// DeliverTraced is Deliver for a frame whose writes to the clients are
+// spans (stream.write) under push, the span of its delivery to this pod.
+func (h *Hub) DeliverTraced(env events.Envelope, push *trace.SpanContext) {
+	f := Frame{Type: env.Type, ID: env.ID, Data: env.Frame, Trace: push}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if env.All {

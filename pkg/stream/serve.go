@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/telemetry"
 )
 
 // Replayer reads a user's mailbox: where a stream starts and what it
@@ -225,19 +230,40 @@ func (h *Hub) writeBatch(ctx context.Context, s sink, q *sequencer, frames []Fra
 
 // writeFrames writes frames and flushes once. One write deadline covers
 // the batch: a per-frame timer would cost more than the write.
-func (h *Hub) writeFrames(ctx context.Context, s sink, frames []Frame) error {
+//
+// A frame of a sampled trace gets a stream.write span from its write to
+// the flush that puts it on the wire (or the error that did not).
+func (h *Hub) writeFrames(ctx context.Context, s sink, frames []Frame) (err error) {
 	if len(frames) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
+	var spans []trace.Span
+	defer func() {
+		for _, span := range spans {
+			telemetry.Fail(span, err)
+			span.End()
+		}
+	}()
 	for _, f := range frames {
+		if f.Trace != nil {
+			spans = append(spans, startWrite(f))
+		}
 		if err := s.write(ctx, f); err != nil {
 			return err
 		}
 		h.countSent(f.Type)
 	}
 	return s.flush()
+}
+
+// startWrite opens the stream.write span of f, under its stream.push.
+func startWrite(f Frame) trace.Span {
+	_, span := otel.Tracer(tracerName).Start(trace.ContextWithSpanContext(context.Background(), *f.Trace), "stream.write",
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messager.message_id", f.ID), attribute.Int64("messager.seq", f.Seq)))
+	return span
 }
 
 func (h *Hub) countSent(typ string) {
