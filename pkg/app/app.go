@@ -54,6 +54,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Listener, when set, is used instead of listening on spec.http.addr.
 	Listener net.Listener
+	// MetricsListener, when set, is used instead of listening on
+	// spec.observability.metricsAddr (which must be set too).
+	MetricsListener net.Listener
 	// PasswordHasher overrides argon2id's production cost (tests).
 	PasswordHasher auth.PasswordHasher
 	// Pprof serves net/http/pprof under /debug/pprof/ for profiling; it
@@ -79,6 +82,11 @@ type App struct {
 
 	srv      *http.Server
 	listener net.Listener
+	// admin serves metrics and pprof on spec.observability.metricsAddr.
+	admin       *http.Server
+	adminLn     net.Listener
+	httpMetrics *httpapi.Metrics
+	tasks       *messaging.TaskMetrics
 
 	cancel        context.CancelFunc
 	wg            sync.WaitGroup
@@ -141,7 +149,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			return nil, err
 		}
 	}
-	a.bus = stream.NewBus(a.rdb, a.logger)
+	a.registerProcessMetrics()
+	a.httpMetrics = httpapi.NewMetrics(a.registry)
+	a.bus = stream.NewBus(a.rdb, a.logger, stream.WithBusMetrics(a.registry))
 	a.tracker = presence.NewTracker(a.rdb, cfg.Spec.Presence.TTL.D(), a.bus, a.logger)
 	a.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
@@ -150,7 +160,6 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 	if o.Mode != ModeWorker {
-		a.client = asynq.NewClientFromRedisClient(a.rdb)
 		a.logAdmins(ctx)
 		if cfg.Spec.HTTP.TrustForwardedFor {
 			a.logger.Warn("spec.http.trustForwardedFor is deprecated: set spec.http.trustedProxies to the number of proxies in front of messager", "trustedProxies", cfg.Spec.HTTP.ProxyHops())
@@ -162,7 +171,17 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.srv.Handler = a.opsRouter()
 	}
 	if o.Mode != ModeAPI {
+		a.tasks = messaging.NewTaskMetrics(a.registry)
 		a.workers = a.newWorkers()
+	}
+	if a.separateMetrics() {
+		a.admin = &http.Server{
+			Handler:           a.adminRouter(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		}
 	}
 	return a, nil
 }
@@ -221,6 +240,7 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			id, _ := asynq.GetTaskID(ctx)
 			a.logger.Warn("task failed", "type", t.Type(), "task_id", id, "retry", retried, "max_retry", maxRetry, "err", err)
+			a.tasks.Failed(ctx, t, err)
 		}),
 	})
 	return srv
@@ -236,6 +256,10 @@ func (a *App) Start() error {
 		}
 	}
 	a.listener = ln
+	if err := a.startAdmin(); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	if len(a.workers) > 0 {
@@ -244,8 +268,12 @@ func (a *App) Start() error {
 		if a.db.Dialect == dialect.SQLite {
 			writers = 1
 		}
-		w := messaging.NewWorker(a.db.Messages(), a.bus, a.registry, a.logger, writers)
+		w := messaging.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, writers)
 		w.Register(mux)
+		mux.Use(a.tasks.Middleware)
+		if a.cfg.Spec.Worker.CompletedRetention > 0 {
+			mux.Use(messaging.RecordRuns())
+		}
 		// The writers outlive the asynq server: they stop only once every
 		// handler has returned (Shutdown stops the server first).
 		wctx, stopWriters := context.WithCancel(context.Background())
@@ -262,6 +290,7 @@ func (a *App) Start() error {
 				return fmt.Errorf("start worker: %w", err)
 			}
 		}
+		a.tasks.SetUp(true)
 	}
 	if a.hub != nil {
 		a.wg.Add(3)
@@ -292,6 +321,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := a.srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := a.stopAdmin(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("metrics listener shutdown: %w", err))
+	}
+	if a.tasks != nil {
+		a.tasks.SetUp(false)
 	}
 	if a.hub != nil {
 		// Shutdown closed every stream (RegisterOnShutdown); WebSocket
@@ -324,6 +359,15 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	a.logger.Info("messager stopped")
 	return errors.Join(errs...)
+}
+
+// taskClient returns the process's asynq client, made on first use (the
+// api enqueues deliveries; a worker only re-queues refused messages).
+func (a *App) taskClient() *asynq.Client {
+	if a.client == nil {
+		a.client = asynq.NewClientFromRedisClient(a.rdb)
+	}
+	return a.client
 }
 
 func (a *App) closeStores() {

@@ -3,15 +3,9 @@ package app
 import (
 	"context"
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/hibiken/asynq"
-	"github.com/hibiken/asynq/x/metrics"
-	"github.com/hibiken/asynqmon"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/pkg/auth"
@@ -39,7 +33,7 @@ func (a *App) baseRouter() chi.Router {
 	}
 	// Unknown methods are refused before the access log touches a metric;
 	// the body deadline comes before anything reads the body.
-	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, httpapi.NewMetrics(a.registry)), httpapi.Recover,
+	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, a.httpMetrics), httpapi.Recover,
 		httpapi.BodyReadTimeout(a.cfg.Spec.HTTP.ReadTimeout.D()), httpapi.LimitBody, httpapi.ExtractTrace, httpapi.AnswerOptions("/api/", methods))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
@@ -54,20 +48,17 @@ func (a *App) baseRouter() chi.Router {
 		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", a.ready)
-	if a.cfg.Spec.Observability.Metrics {
-		r.Handle("/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
-	}
-	if a.opts.Pprof {
-		r.HandleFunc("/debug/pprof/*", pprof.Index)
-		r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		r.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if !a.separateMetrics() {
+		a.mountOps(r)
 	}
 	return r
 }
 
-func (a *App) opsRouter() http.Handler { return a.baseRouter() }
+func (a *App) opsRouter() http.Handler {
+	r := a.baseRouter()
+	a.httpMetrics.Precreate(r)
+	return r
+}
 
 // ready answers 200 only when the database and Redis both answer.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
@@ -125,23 +116,19 @@ func (a *App) apiRouter() http.Handler {
 	authn := auth.NewAuthenticator(authSvc, spec.HTTP.AllowedOrigins, errs)
 
 	var presenceSvc presence.Service = presence.NewService(a.tracker)
-	presenceSvc = presence.NewLoggingService(a.logger, presence.NewInstrumentingService(a.registry, presenceSvc))
+	presenceSvc = presence.NewLoggingService(a.logger, presenceSvc)
+	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
 
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(messaging.NewAsynqEnqueuer(a.client)), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit)), a.bus, messaging.Limits{
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(a.enqueuer()), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit)), a.bus, messaging.Limits{
 		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
 
 	// A logout ends the session's streams on every pod.
 	authSvc = stream.EndStreamsOnLogout(authSvc, a.hub, a.bus, a.logger)
-	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser))
+	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry))
 
 	r := a.baseRouter()
-	if spec.Observability.Metrics {
-		queues := prometheus.NewRegistry()
-		queues.MustRegister(metrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(a.rdb)))
-		r.Handle("/metrics/queues", promhttp.HandlerFor(queues, promhttp.HandlerOpts{}))
-	}
 	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))
 	r.Mount("/api/v1/presence", presence.MakeHandler(presenceSvc, authn, errs))
 	r.Mount("/api/v1/messages", messaging.MakeHandler(msgSvc, authn, errs))
@@ -151,11 +138,10 @@ func (a *App) apiRouter() http.Handler {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
 	})
 	if spec.Observability.Asynqmon.Enabled {
-		mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: sharedRedis{a.rdb}})
-		r.With(authn.Require, a.requireAdmin(users)).Handle("/monitoring", mon)
-		r.With(authn.Require, a.requireAdmin(users)).Handle("/monitoring/*", mon)
+		a.mountTaskMonitor(r, authn.Require, a.requireAdmin(users))
 	}
 	r.Handle("/*", web.Handler())
+	a.httpMetrics.Precreate(r)
 	return r
 }
 

@@ -107,7 +107,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"route", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "messager_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method (streams excluded).",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Buckets: latencyBuckets,
 		}, []string{"route", "method"}),
 	}
 	reg.MustRegister(m.requests, m.duration)
