@@ -74,6 +74,16 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	return json.Marshal(messageFields(m))
 }
 
+// Positioned is a message with its position in one user's mailbox. Every
+// message a user sends or receives takes the next position of that user
+// when it is saved, so positions follow the order in which messages became
+// visible to the user (not the order of their ids, which are made at the
+// api and can be saved late); streams resume and fill gaps by them.
+type Positioned struct {
+	Seq     int64
+	Message Message
+}
+
 // MessageFrame pushes a message.
 type MessageFrame struct {
 	Type    string  `json:"type"`
@@ -102,7 +112,12 @@ type Envelope struct {
 	// Users are the user ids whose connections receive the frame; All
 	// sends it to every connection instead.
 	Users []int `json:"u,omitempty"`
-	All   bool  `json:"a,omitempty"`
+	// Seqs, when set, are the message's positions in the mailboxes of
+	// Users (Seqs[i] is Users[i]'s): each stream delivers a user's
+	// messages in position order, drops a position it has passed, and
+	// fills a gap from the database (see Positioned).
+	Seqs []int64 `json:"s,omitempty"`
+	All  bool    `json:"a,omitempty"`
 	// Frame is the client-facing JSON, forwarded byte for byte.
 	Frame json.RawMessage `json:"f"`
 	// Trace carries the W3C trace context of the message's send.

@@ -16,6 +16,9 @@ type Frame struct {
 	Type string
 	ID   string
 	Data []byte
+	// Seq is the message's position in the receiving user's mailbox; 0
+	// for frames that are not ordered (presence, read receipts).
+	Seq int64
 	// Trace, set only on a frame of a sampled trace, is the stream.push
 	// its write continues (stream.write); nil costs the write nothing.
 	Trace *trace.SpanContext
@@ -85,7 +88,11 @@ func (h *Hub) DeliverTraced(env events.Envelope, push *trace.SpanContext) {
 		}
 		return
 	}
-	for _, uid := range env.Users {
+	positioned := len(env.Seqs) == len(env.Users)
+	for i, uid := range env.Users {
+		if positioned {
+			f.Seq = env.Seqs[i]
+		}
 		for c := range h.users[uid] {
 			c.push(f)
 		}
