@@ -159,8 +159,11 @@ func TestMessaging_HistoryPagesAndPrivacy(t *testing.T) {
 	a := startApp(t, ModeAll, newBackends(t))
 	x, y, z := newUser(t, a, "histx"), newUser(t, a, "histy"), newUser(t, a, "histz")
 	var sent []string
+	// One at a time, each saved before the next is sent, so the order they
+	// reach y (which after= follows) is their id order.
 	for i := 0; i < 7; i++ {
 		sent = append(sent, x.send(y.user.Usercode, fmt.Sprintf("m%d", i)).ID)
+		waitFor(t, func() bool { return len(y.history()) == i+1 }, "the message saved")
 	}
 	secret := y.send(z.user.Usercode, "between y and z").ID
 	waitFor(t, func() bool { return len(y.history()) == 8 }, "8 messages in y's history")
@@ -183,12 +186,11 @@ func TestMessaging_HistoryPagesAndPrivacy(t *testing.T) {
 	if slices.Contains(messageIDs(x.history()), secret) {
 		t.Fatal("x sees a DM between y and z")
 	}
-	// after= returns what came later, in the order it was saved (two
-	// workers may save out of id order; see TestResume_*).
+	// after= returns what reached y later, in that order.
 	_, body = y.do("GET", "/api/v1/messages?after="+sent[4], nil)
 	var after struct{ Messages []events.Message }
 	mustJSON(t, body, &after)
-	if got := slices.Sorted(slices.Values(messageIDs(after.Messages))); !slices.Equal(got, slices.Sorted(slices.Values([]string{sent[5], sent[6], secret}))) {
+	if got := messageIDs(after.Messages); !slices.Equal(got, []string{sent[5], sent[6], secret}) {
 		t.Fatalf("after: %v", got)
 	}
 }
