@@ -5,6 +5,7 @@
 #   make test-services  the same again on real Redis and PostgreSQL, with -race
 #   make e2e            browser end-to-end suite (needs chromium)
 #   make chart-test     Helm chart, k8s manifests, Dockerfile, compose and dashboards
+#   make chart-files    copy observability/ dashboards and rules into the chart
 #   make lint / generate / docker
 
 GO            ?= go
@@ -14,7 +15,7 @@ IMAGE         ?= messager/messager:$(VERSION)
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: run test test-services e2e chart-test generate lint docker compose-up help
+.PHONY: run test test-services e2e chart-test chart-files generate lint docker compose-up help
 
 help:
 	@sed -n 's/^#   make /  make /p' $(MAKEFILE_LIST)
@@ -37,6 +38,13 @@ e2e:
 # since its go.sum was last tidied.
 chart-test:
 	cd charts/messager/tests && GOFLAGS=-mod=mod $(GO) test ./...
+
+# The chart ships copies of observability/ (Helm reads files only inside the chart);
+# chart-test fails when they differ.
+chart-files:
+	rm -f charts/messager/files/dashboards/*.json
+	cp observability/grafana/dashboards/*.json charts/messager/files/dashboards/
+	cp observability/prometheus/rules.yaml charts/messager/files/prometheus/rules.yaml
 
 generate:
 	$(GO) generate ./ent

@@ -157,6 +157,8 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &ServiceMonitor{}, true
 	case "monitoring.coreos.com/v1alpha1/ScrapeConfig":
 		return &ScrapeConfig{}, true
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		return &PrometheusRule{}, true
 	}
 	return nil, false
 }
