@@ -55,6 +55,9 @@ var builtins = map[string]string{
 func TestDashboardsAndAlerts_AgainstRealPrometheus(t *testing.T) {
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
+		if os.Getenv("MESSAGER_TEST_REQUIRE_PROMETHEUS") != "" {
+			t.Fatal("MESSAGER_TEST_REQUIRE_PROMETHEUS is set but prometheus is not on PATH")
+		}
 		t.Skip("needs Prometheus on PATH (Debian: apt-get install prometheus; .ci/run installs it)")
 	}
 	if os.Getenv(testenv.EnvRedisURL) == "" || os.Getenv(testenv.EnvDatabaseURL) == "" {
@@ -178,38 +181,48 @@ func checkDashboards(t *testing.T, prom *prometheus, exported map[string]bool) {
 			if err := json.Unmarshal(data, &d); err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
-			vals := resolveVariables(t, prom, d.Templating.List)
-			queries := 0
-			var walk func([]grafanaPanel)
-			walk = func(ps []grafanaPanel) {
-				for _, p := range ps {
-					walk(p.Panels)
-					if p.Type == "row" {
-						continue
-					}
-					if len(p.Targets) == 0 {
-						t.Errorf("panel %q has no query", p.Title)
-					}
-					for _, tg := range p.Targets {
-						if tg.Hide {
-							continue
-						}
-						queries++
-						checkPanelQuery(t, prom, exported, vals, p.Title+" "+tg.RefID, tg.Expr)
-					}
-				}
+			// Once with every variable on "All" (the default), once with the first value of
+			// each selected, as someone picking their namespace and release would.
+			for _, all := range []bool{true, false} {
+				vals := resolveVariables(t, prom, d.Templating.List, all)
+				checkDashboardQueries(t, prom, exported, d, vals)
 			}
-			walk(d.Panels)
-			t.Logf("%s: %d panel queries evaluated with %v", d.Title, queries, vals)
 		})
 	}
 }
 
-// resolveVariables computes each query variable the way Grafana does with "All"
-// selected: label_values over the series Prometheus has, filtered by the variable's
-// regex, then allValue or the alternation of the values. Every variable must find
-// values here: the test's targets carry namespace and release labels as in Kubernetes.
-func resolveVariables(t *testing.T, prom *prometheus, vars []grafanaVariable) map[string]string {
+func checkDashboardQueries(t *testing.T, prom *prometheus, exported map[string]bool, d grafanaDashboard, vals map[string]string) {
+	t.Helper()
+	queries := 0
+	var walk func([]grafanaPanel)
+	walk = func(ps []grafanaPanel) {
+		for _, p := range ps {
+			walk(p.Panels)
+			if p.Type == "row" {
+				continue
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("panel %q has no query", p.Title)
+			}
+			for _, tg := range p.Targets {
+				if tg.Hide {
+					continue
+				}
+				queries++
+				checkPanelQuery(t, prom, exported, vals, p.Title+" "+tg.RefID, tg.Expr)
+			}
+		}
+	}
+	walk(d.Panels)
+	t.Logf("%s: %d panel queries evaluated with %v", d.Title, queries, vals)
+}
+
+// resolveVariables computes each query variable the way Grafana does, with "All"
+// selected (all) or the first value: label_values over the series Prometheus has,
+// filtered by the variable's regex, then allValue or the alternation of the values.
+// Every variable must find values here: the test's targets carry namespace and release
+// labels as the chart's scrape sets them in Kubernetes.
+func resolveVariables(t *testing.T, prom *prometheus, vars []grafanaVariable, all bool) map[string]string {
 	t.Helper()
 	vals := map[string]string{}
 	for k, v := range builtins {
@@ -265,6 +278,8 @@ func resolveVariables(t *testing.T, prom *prometheus, vars []grafanaVariable) ma
 			}
 		}
 		switch {
+		case !all && len(found) > 0:
+			vals[v.Name] = regexp.QuoteMeta(found[0])
 		case v.IncludeAll && v.AllValue != nil:
 			vals[v.Name] = *v.AllValue
 		default:
