@@ -62,7 +62,7 @@ func (h *Handler) WebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	p, after, s, ok := h.prepare(w, r, r.URL.Query().Get("after"))
 	if ok {
-		h.serveWebSocket(w, r, p, after, s)
+		h.serveWebSocket(w, r, p, startAt(r.Context(), h.replay, p.UserID, after), s)
 	}
 }
 
@@ -75,7 +75,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	p, after, s, ok := h.prepare(w, r, after)
 	if ok {
-		h.serveSSE(w, r, p, after, s)
+		h.serveSSE(w, r, p, startAt(r.Context(), h.replay, p.UserID, after), s)
 	}
 }
 

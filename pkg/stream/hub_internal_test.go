@@ -105,7 +105,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // yields serve's error when it returns.
 func startServe(ctx context.Context, h *Hub, userID int, s sink) <-chan error {
 	done := make(chan error, 1)
-	go func() { done <- h.serve(ctx, userID, "fake", "", s, nil, time.Hour) }()
+	go func() { done <- h.serve(ctx, userID, "fake", streamStart{head: -1}, s, nil, time.Hour) }()
 	return done
 }
 
@@ -242,7 +242,7 @@ func TestHubCloseAll_ClosesOpenStreamsAndRefusesNewOnes(t *testing.T) {
 	}
 
 	late := newFakeSink()
-	if err := h.serve(ctx, 2, "fake", "", late, nil, time.Hour); err != errShuttingDown {
+	if err := h.serve(ctx, 2, "fake", streamStart{head: -1}, late, nil, time.Hour); err != errShuttingDown {
 		t.Fatalf("serve after CloseAll = %v, want errShuttingDown", err)
 	}
 	if got := late.closeReasons(); len(got) != 1 || got[0] != closeGoingAway {
@@ -318,7 +318,7 @@ func BenchmarkHubFanout1000(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = h.serve(ctx, i+1, "bench", "", discardSink{count: &count, want: &want, reached: reached}, nil, time.Hour)
+					_ = h.serve(ctx, i+1, "bench", streamStart{head: -1}, discardSink{count: &count, want: &want, reached: reached}, nil, time.Hour)
 				}()
 			}
 			for h.Len() < conns {

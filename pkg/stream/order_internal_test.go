@@ -68,7 +68,7 @@ func posEnv(id string, user int, seq int64) events.Envelope {
 
 func serveWith(ctx context.Context, h *Hub, after string, s sink, r Replayer) <-chan error {
 	done := make(chan error, 1)
-	go func() { done <- h.serve(ctx, 7, "fake", after, s, r, time.Hour) }()
+	go func() { done <- h.serve(ctx, 7, "fake", startAt(ctx, r, 7, after), s, r, time.Hour) }()
 	return done
 }
 
@@ -140,5 +140,26 @@ func TestServe_ResumeReplaysByPositionAndDropsLiveCopies(t *testing.T) {
 	time.Sleep(2 * gapWait)
 	if got := s.ids(); !slices.Equal(got, []string{"old", "next"}) {
 		t.Fatalf("wrote %v, want [old next]", got)
+	}
+}
+
+// A message saved after the client was told its stream is open, but
+// published before the stream registered with the hub (so never queued),
+// is still written: the stream catches up from the head it read before
+// the upgrade was answered.
+func TestServe_MessageSavedWhileTheStreamStartsIsWritten(t *testing.T) {
+	h := NewHub(prometheus.NewRegistry(), 64)
+	mb := &fakeMailbox{byPos: map[int64]string{1: "old"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	from := startAt(ctx, mb, 7, "") // the handler, before the upgrade
+	mb.save(2, "racing")
+	h.Deliver(posEnv("racing", 7, 2)) // nobody registered yet
+	s := newFakeSink()
+	go func() { _ = h.serve(ctx, 7, "fake", from, s, mb, time.Hour) }()
+	waitUntil(t, "stream registered", func() bool { return h.Len() == 1 })
+	time.Sleep(2 * gapWait)
+	if got := s.ids(); !slices.Equal(got, []string{"racing"}) {
+		t.Fatalf("wrote %v, want [racing]", got)
 	}
 }

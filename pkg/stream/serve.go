@@ -60,8 +60,8 @@ const (
 const gapWait = 100 * time.Millisecond
 
 // serve runs one stream until the client leaves or the server closes it:
-// replay from after (if set), then live frames in mailbox order, with pings.
-func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s sink, replay Replayer, pingEvery time.Duration) error {
+// what it missed since from, then live frames in mailbox order, with pings.
+func (h *Hub) serve(ctx context.Context, userID int, transport string, from streamStart, s sink, replay Replayer, pingEvery time.Duration) error {
 	// Live frames wait in the queue, unannounced, until the stream knows
 	// where it starts; registering first means none is missed meanwhile.
 	c := newConn(h, userID, transport, true)
@@ -73,7 +73,7 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 	defer c.close(closeNone)
 
 	q := &sequencer{}
-	if err := h.start(ctx, c, s, replay, q, after); err != nil {
+	if err := h.start(ctx, c, s, replay, q, from); err != nil {
 		s.closeWith(closeGoingAway)
 		return err
 	}
@@ -136,24 +136,44 @@ func (h *Hub) serve(ctx context.Context, userID int, transport, after string, s 
 	}
 }
 
-// start sets where the stream begins: after the client's cursor, replaying
-// what it missed, or at the mailbox's head for a stream without one.
-func (h *Hub) start(ctx context.Context, c *Conn, s sink, r Replayer, q *sequencer, after string) error {
-	if after == "" {
-		if r == nil { // a hub without a store (tests, benchmarks)
-			q.last = -1
+// streamStart is where a stream begins: after the message the client
+// names (after), or, without one, after the mailbox's head as it was
+// before the client was told the stream is open (head; -1 when unknown).
+type streamStart struct {
+	after string
+	head  int64
+}
+
+// startAt returns where a stream of userID asked to start after `after`
+// begins. Read before the upgrade is answered: whatever is saved after the
+// client sees its stream open has a later position, so it is either queued
+// live (published after the stream registered) or read back by start.
+func startAt(ctx context.Context, r Replayer, userID int, after string) streamStart {
+	if after != "" {
+		return streamStart{after: after}
+	}
+	if r == nil { // a hub without a store (tests, benchmarks)
+		return streamStart{head: -1}
+	}
+	head, err := r.Head(ctx, userID)
+	if err != nil {
+		// Without the database the stream still runs live; it orders
+		// frames from the first one it gets.
+		head = -1
+	}
+	return streamStart{head: head}
+}
+
+// start sets where the stream begins and writes what it must catch up.
+func (h *Hub) start(ctx context.Context, c *Conn, s sink, r Replayer, q *sequencer, from streamStart) error {
+	if from.after == "" {
+		q.last = from.head
+		if from.head < 0 {
 			return nil
 		}
-		head, err := r.Head(ctx, c.userID)
-		if err != nil {
-			// Without the database the stream still runs live; it orders
-			// frames from the first one it gets.
-			head = -1
-		}
-		q.last = head
-		return nil
+		return h.fill(ctx, c, s, r, q, 0)
 	}
-	pos, err := r.Resume(ctx, c.userID, after)
+	pos, err := r.Resume(ctx, c.userID, from.after)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}

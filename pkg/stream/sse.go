@@ -80,7 +80,7 @@ func (s *sseSink) control() <-chan []byte { return nil }
 
 func (s *sseSink) pong(context.Context, []byte) error { return nil }
 
-func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Principal, after string, sl *slot) {
+func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Principal, from streamStart, sl *slot) {
 	defer sl.release()
 	rc := http.NewResponseController(w)
 	// The stream has no body to read: no body deadline applies.
@@ -102,7 +102,7 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	h.opened(r.Context(), p)
-	err := h.hub.serve(ctx, p.UserID, transportSSE, after, h.countWrites(ctx, transportSSE, s), h.replay, h.pingEvery)
+	err := h.hub.serve(ctx, p.UserID, transportSSE, from, h.countWrites(ctx, transportSSE, s), h.replay, h.pingEvery)
 	if err != nil && ctx.Err() == nil {
 		h.logger.DebugContext(r.Context(), "sse ended", "user_id", p.UserID, "err", err)
 	}

@@ -163,7 +163,7 @@ func readLoop(conn net.Conn, r io.Reader, pongs chan<- []byte, idle time.Duratio
 	}
 }
 
-func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.Principal, after string, sl *slot) {
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.Principal, from streamStart, sl *slot) {
 	// Counted before the upgrade, while http.Server.Shutdown still waits
 	// for this request, so Hub.Wait cannot miss the stream.
 	h.hub.wg.Add(1)
@@ -196,7 +196,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 			ended <- readLoop(conn, reader, sink.pongs, 2*h.pingEvery+10*time.Second)
 			cancel()
 		}()
-		err := h.hub.serve(ctx, p.UserID, transportWS, after, h.countWrites(ctx, transportWS, sink), h.replay, h.pingEvery)
+		err := h.hub.serve(ctx, p.UserID, transportWS, from, h.countWrites(ctx, transportWS, sink), h.replay, h.pingEvery)
 		if err != nil && ctx.Err() == nil {
 			h.logger.Debug("websocket ended", "user_id", p.UserID, "err", err)
 		}
