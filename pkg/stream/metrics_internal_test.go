@@ -59,7 +59,9 @@ func TestHandlerMetrics_CountFailedWritesByTransport(t *testing.T) {
 	defer cancel()
 	s := &failingSink{fakeSink: *newFakeSink()}
 	done := make(chan error, 1)
-	go func() { done <- hub.serve(ctx, 1, "ws", streamStart{head: -1}, h.countWrites(ctx, "ws", s), nil, time.Hour) }()
+	go func() {
+		done <- hub.serve(ctx, 1, "ws", streamStart{head: -1}, h.countWrites(ctx, "ws", s), nil, time.Hour)
+	}()
 	waitUntil(t, "registration", func() bool { return hub.Len() == 1 })
 	hub.Deliver(msgEnv("m1", 1))
 	select {
