@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,7 +81,11 @@ func TestDashboardsAndAlerts_AgainstRealPrometheus(t *testing.T) {
 	env := []string{"MESSAGER_REDIS_URL=" + redisURL, "MESSAGER_DATABASE_URL=" + dbURL, "MESSAGER_CONFIG=" + cfgPath}
 	apiA := startMessager(t, bin, "api-a", env, adminListener, "api")
 	apiB := startMessager(t, bin, "api-b", env, adminListener, "api")
-	worker := startMessager(t, bin, "worker", env, adminListener, "worker")
+	// The worker reaches PostgreSQL through a proxy the test can cut: a database outage
+	// for this worker alone, without stopping a PostgreSQL other tests share.
+	dbProxy := startProxy(t, dbURL)
+	workerEnv := append(slices.Clone(env), "MESSAGER_DATABASE_URL="+dbProxy.url)
+	worker := startMessager(t, bin, "worker", workerEnv, adminListener, "worker")
 	t.Logf("metrics served on the admin listener: %v", adminListener)
 
 	prom := startPrometheus(t, promBin, apiA, apiB, worker)
@@ -134,6 +139,54 @@ func TestDashboardsAndAlerts_AgainstRealPrometheus(t *testing.T) {
 
 	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, prom, exported) })
 	t.Run("alerts", func(t *testing.T) { checkAlerts(t, prom, exported) })
+	t.Run("database outage", func(t *testing.T) { checkDatabaseOutage(t, prom, apiA, worker, dbProxy) })
+}
+
+// checkDatabaseOutage cuts the worker off PostgreSQL while DMs keep coming, as the
+// outage that once gave no API error and no alert: the API still answers 202, so the
+// alerts must see it from the worker's task outcomes and its failing readiness.
+func checkDatabaseOutage(t *testing.T, prom *prometheus, api, worker *proc, db *tcpProxy) {
+	alice, bob := signUp(t, api.httpAddr, "outage-alice"), signUp(t, api.httpAddr, "outage-bob")
+	db.setDown(true)
+	defer db.setDown(false)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
+	go func() {
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			sendDM(t, api.httpAddr, alice, bob.code, fmt.Sprintf("during the outage %d", i))
+			// The kubelet's readiness probe, which a pod in a cluster always has.
+			_, _ = httpStatus("http://" + worker.httpAddr + "/readyz")
+		}
+	}()
+	want := map[string]bool{"MessagerSendPathDatabaseDown": false, "MessagerNotReady": false}
+	waitFor(t, 90*time.Second, "the database alerts to be pending or firing", func() (bool, string) {
+		var alerts struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		}
+		if err := prom.get("/api/v1/alerts", nil, &alerts); err != nil {
+			return false, err.Error()
+		}
+		for _, a := range alerts.Alerts {
+			if _, ok := want[a.Labels["alertname"]]; ok {
+				want[a.Labels["alertname"]] = true
+			}
+		}
+		return want["MessagerSendPathDatabaseDown"] && want["MessagerNotReady"], fmt.Sprintf("active: %v", want)
+	})
+	res, err := prom.query(`sum by (outcome) (increase(messager_tasks_total[1m]))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("outage seen by Prometheus: %v task runs by outcome over the last minute; alerts active: %v", res.series, want)
 }
 
 // ---------------------------------------------------------------- dashboards
@@ -545,6 +598,119 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+type account struct{ token, code string }
+
+func postJSON(t *testing.T, u, token string, body any, out any) int {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	defer res.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode
+}
+
+func signUp(t *testing.T, addr, name string) account {
+	t.Helper()
+	creds := map[string]string{"username": name, "email": name + "@example.com", "password": "correct horse battery"}
+	if code := postJSON(t, "http://"+addr+"/api/v1/auth/register", "", creds, nil); code != http.StatusCreated {
+		t.Fatalf("register %s: %d", name, code)
+	}
+	var out struct {
+		Token string `json:"token"`
+		User  struct {
+			Usercode string `json:"usercode"`
+		} `json:"user"`
+	}
+	if code := postJSON(t, "http://"+addr+"/api/v1/auth/login", "", creds, &out); code != http.StatusOK || out.Token == "" {
+		t.Fatalf("login %s: %d", name, code)
+	}
+	return account{token: out.Token, code: out.User.Usercode}
+}
+
+func sendDM(t *testing.T, addr string, from account, to, body string) {
+	msg := map[string]string{"to": to, "body": body, "client_id": fmt.Sprintf("obs-%d", time.Now().UnixNano())}
+	if code := postJSON(t, "http://"+addr+"/api/v1/messages", from.token, msg, nil); code != http.StatusAccepted {
+		t.Errorf("POST /api/v1/messages during the outage: %d, want 202 (the API only enqueues)", code)
+	}
+}
+
+// tcpProxy forwards connections to a database until it is set down, which closes every
+// open connection and refuses new ones, as a database that went away.
+type tcpProxy struct {
+	url    string
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+}
+
+func startProxy(t *testing.T, dbURL string) *tcpProxy {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: u.Host, conns: map[net.Conn]bool{}}
+	u.Host = ln.Addr().String()
+	p.url = u.String()
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.setDown(true) })
+	return p
+}
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() { _, _ = io.Copy(c, up); c.Close() }()
+	}
+}
+
+func (p *tcpProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			c.Close()
+		}
+		clear(p.conns)
+	}
 }
 
 // ---------------------------------------------------------------- /metrics
