@@ -46,6 +46,8 @@ ingress: {enabled: true, className: nginx, hostname: chat.example.com, tls: true
 `
 	valuesMonitoring = valuesURLs + `
 serviceMonitor: {enabled: true, labels: {release: kube-prometheus-stack}, queues: {enabled: true}}
+grafanaDashboards: {enabled: true}
+prometheusRule: {enabled: true, labels: {release: kube-prometheus-stack}}
 `
 	valuesNetworkPolicy = valuesURLs + `
 networkPolicy: {enabled: true, allowExternal: false, ingressFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]}
@@ -81,7 +83,8 @@ func TestRender_EveryObjectDecodesStrictlyIntoItsType(t *testing.T) {
 		{"existingSecret", valuesExistingSecret, with(map[string]int{"Job": 1})},
 		{"keda", valuesKEDA, with(map[string]int{"Secret": 2, "Job": 1, "HorizontalPodAutoscaler": -1, "ScaledObject": 1, "TriggerAuthentication": 1})},
 		{"ingress", valuesIngress, with(map[string]int{"Secret": 2, "Job": 1, "Ingress": 1})},
-		{"monitoring", valuesMonitoring, with(map[string]int{"Secret": 2, "Job": 1, "ServiceMonitor": 1, "ScrapeConfig": 1})},
+		// + one dashboard ConfigMap per observability/grafana/dashboards/*.json (one today).
+		{"monitoring", valuesMonitoring, with(map[string]int{"Secret": 2, "Job": 1, "ServiceMonitor": 1, "ScrapeConfig": 1, "ConfigMap": 1, "PrometheusRule": 1})},
 		{"networkPolicy", valuesNetworkPolicy, with(map[string]int{"Secret": 2, "Job": 1, "NetworkPolicy": 2})},
 		{"noAutoscaling", `{api: {autoscaling: {enabled: false}, pdb: {create: false}}, worker: {autoscaling: {enabled: false}}}`,
 			with(map[string]int{"HorizontalPodAutoscaler": -2, "PodDisruptionBudget": -1})},
