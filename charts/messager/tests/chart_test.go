@@ -515,6 +515,11 @@ func TestMonitoring_PodsScrapedForMetricsQueuesOnlyThroughTheService(t *testing.
 		if ep.Path != "/metrics" || ep.Port != "metrics" {
 			t.Errorf("ServiceMonitor endpoint %+v, want /metrics on the metrics port (never /metrics/queues per pod)", ep)
 		}
+		// The dashboards' release variable selects on a release label.
+		if len(ep.Relabelings) != 1 || ep.Relabelings[0].TargetLabel != "release" ||
+			!slices.Equal(ep.Relabelings[0].SourceLabels, []string{"__meta_kubernetes_service_label_app_kubernetes_io_instance"}) {
+			t.Errorf("ServiceMonitor endpoint relabelings %+v, want release from the instance label", ep.Relabelings)
+		}
 	}
 	sel, err := metav1LabelSelector(sm)
 	if err != nil {
