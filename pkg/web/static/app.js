@@ -536,6 +536,7 @@ function renderMessage(m) {
   );
   if (mine) li.append(h('span', { class: 'tick', dataset: { testid: 'read-tick' } }));
   else li.append(h('span', { class: 'unread-mark', dataset: { testid: 'unread-mark' }, text: 'New' }));
+  decorateMessage(li, m);
   applyFilter(li, m);
   queueMicrotask(() => { renderTick(m); renderUnreadMark(m); });
   return li;
@@ -925,6 +926,111 @@ async function send() {
     btn.disabled = false;
     ta.focus();
   }
+}
+
+// ---------------------------------------------------------------- message body: links, quotes, Reply (issue 13)
+
+// LINK_RE finds http(s) URLs in plain text; safeHref decides what becomes a link.
+const LINK_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const QUOTE_MAX = 120;
+
+// safeHref returns the normalized URL when raw is an absolute http or https
+// URL, else ''. Anything else (javascript:, data:, relative) stays text.
+function safeHref(raw) {
+  let u;
+  try { u = new URL(raw); } catch { return ''; }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) return '';
+  return u.href;
+}
+
+// trimUrl drops punctuation that ends the sentence rather than the URL; a
+// closing bracket stays when the URL opened it, as in Wikipedia links.
+function trimUrl(url) {
+  const pairs = { ')': '(', ']': '[', '}': '{' };
+  for (;;) {
+    const c = url.slice(-1);
+    if (pairs[c]) {
+      const opens = url.split(pairs[c]).length - 1;
+      const closes = url.split(c).length - 1;
+      if (closes <= opens) return url;
+    } else if (!/[.,;:!?*'"]/.test(c)) {
+      return url;
+    }
+    url = url.slice(0, -1);
+  }
+}
+
+/**
+ * appendLinkified appends text to parent as text nodes, turning each http(s)
+ * URL into a link that opens in a new tab without access to this page. The
+ * link's text is a text node too: nothing from a message is parsed as markup.
+ */
+function appendLinkified(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(LINK_RE)) {
+    const url = trimUrl(match[0]);
+    const href = safeHref(url);
+    if (!href) continue;
+    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
+    parent.append(h('a', {
+      href, target: '_blank', rel: 'noopener noreferrer', class: 'msg-link', dataset: { testid: 'message-link' },
+    }, url));
+    last = match.index + url.length;
+  }
+  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+}
+
+// fillBody renders a message body: leading "> " lines (a reply's quote) as a
+// quote block, the rest as text with links. The element's textContent stays
+// exactly the body: the quote marker and line breaks are kept, visually hidden.
+function fillBody(el, body) {
+  el.replaceChildren();
+  const lines = body.split('\n');
+  let i = 0;
+  while (i < lines.length - 1 && lines[i].startsWith('> ')) {
+    const q = h('span', { class: 'quote', dataset: { testid: 'message-quote' } },
+      h('span', { class: 'visually-hidden' }, '> '));
+    appendLinkified(q, lines[i].slice(2));
+    el.append(q, h('span', { class: 'visually-hidden' }, '\n'));
+    i++;
+  }
+  appendLinkified(el, lines.slice(i).join('\n'));
+}
+
+// firstLine is what a reply quotes: the first line of the message's own text
+// (not of a quote it carries), shortened.
+function firstLine(body) {
+  const lines = String(body).split('\n');
+  let i = 0;
+  while (i < lines.length - 1 && lines[i].startsWith('> ')) i++;
+  const line = (lines.slice(i).find((l) => l.trim()) || '').trim();
+  return line.length > QUOTE_MAX ? `${line.slice(0, QUOTE_MAX - 1)}…` : line;
+}
+
+// decorateMessage adds what renderMessage leaves out: the body's links and
+// quote, and a Reply button on messages from other people.
+function decorateMessage(li, m) {
+  fillBody(li.querySelector('.body'), m.body);
+  if (isMine(m)) return;
+  li.append(h('button', {
+    type: 'button', class: 'link reply', dataset: { testid: 'reply' }, onclick: () => replyTo(m),
+  }, 'Reply', h('span', { class: 'visually-hidden' }, ` to ${m.sender.username || m.sender.usercode}`)));
+}
+
+/**
+ * replyTo answers m privately (a broadcast too): its sender becomes the
+ * recipient through the same path as picking them, and the composer starts
+ * with a quote of the message's first line, replacing an earlier quote.
+ */
+function replyTo(m) {
+  state.recipientChosen = true;
+  setRecipient(m.sender.usercode);
+  const ta = $('composer-input');
+  const quote = `> ${firstLine(m.body)}\n`;
+  ta.value = quote + ta.value.replace(/^(> [^\n]*\n)+/, '');
+  ta.focus();
+  ta.setSelectionRange(ta.value.length, ta.value.length);
+  ta.dispatchEvent(new Event('input'));
 }
 
 // ---------------------------------------------------------------- wiring

@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Tests of issue 13's additions: links, Reply, notifications and the title
+// count, typing indicators, finding people and "last seen".
+
+// bodyOf returns, from c's history, whether a message with this body exists
+// and whether it was a broadcast.
+func (c *apiClient) bodyOf(t *testing.T, body string) (found, broadcast bool) {
+	t.Helper()
+	broadcast, found = c.bodies(t)[body]
+	return found, broadcast
+}
+
+// linkInfo is one rendered link of a message body.
+type linkInfo struct {
+	Href   string `json:"href"`
+	Text   string `json:"text"`
+	Rel    string `json:"rel"`
+	Target string `json:"target"`
+}
+
+func (p *browserPage) links(body string) []linkInfo {
+	p.t.Helper()
+	js := `(() => { const li = [...document.querySelectorAll('[data-testid=message]')].find(li => li.querySelector('[data-testid=message-body]').textContent === ` + jsString(body) + `);
+	  if (!li) return 'null';
+	  return JSON.stringify([...li.querySelectorAll('[data-testid=message-body] a')].map(a => ({href: a.href, text: a.textContent, rel: a.rel, target: a.target}))); })()`
+	s, err := evalJS[string](p, js)
+	if err != nil {
+		p.fail("reading the links of %q: %v", body, err)
+	}
+	var out []linkInfo
+	if err := json.Unmarshal([]byte(s), &out); err != nil || out == nil {
+		p.fail("no message %q to read links from (%s, %v)", body, s, err)
+	}
+	return out
+}
+
+// TestChat_LinksAreClickableOnlyForHTTP sends a body with http(s) URLs next to
+// things that must stay text (javascript:, data:, markup around a URL, ftp:):
+// only the http(s) URLs become links, each opening a new tab with
+// rel="noopener noreferrer", and the body still reads exactly as sent.
+func TestChat_LinksAreClickableOnlyForHTTP(t *testing.T) {
+	srv := startServer(t)
+	browser := newBrowser(t)
+	amy := newPage(t, browser, "amy")
+	amy.open(srv.URL)
+	amyCode := amy.register("amy", password)
+	amy.waitLive()
+	ben := registerAPI(t, srv.URL, "ben", password)
+
+	body := "docs: https://en.wikipedia.org/wiki/Go_(game), and HTTP://EXAMPLE.COM/x?y=1&z=2.\n" +
+		"not links: javascript:alert(1) data:text/html,<script>alert(2)</script> ftp://files.example.com http://\n" +
+		`markup: <a href="javascript:alert(3)">https://evil.example/p</a>` + "\n" +
+		"in brackets (https://example.org/path) end"
+	ben.send(t, body, amyCode)
+	amy.waitMessage(body) // textContent is the body, character for character
+
+	got := amy.links(body)
+	want := []linkInfo{
+		{Href: "https://en.wikipedia.org/wiki/Go_(game)", Text: "https://en.wikipedia.org/wiki/Go_(game)"},
+		{Href: "http://example.com/x?y=1&z=2", Text: "HTTP://EXAMPLE.COM/x?y=1&z=2"},
+		{Href: "https://evil.example/p", Text: "https://evil.example/p"},
+		{Href: "https://example.org/path", Text: "https://example.org/path"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("links = %+v, want %d links: %+v", got, len(want), want)
+	}
+	for i, l := range got {
+		if l.Href != want[i].Href || l.Text != want[i].Text {
+			t.Errorf("link %d = %q (text %q), want %q (text %q)", i, l.Href, l.Text, want[i].Href, want[i].Text)
+		}
+		if l.Rel != "noopener noreferrer" || l.Target != "_blank" {
+			t.Errorf("link %d: rel %q target %q, want rel \"noopener noreferrer\" target _blank", i, l.Rel, l.Target)
+		}
+	}
+	// Nothing but links and text spans is made from a body: no script, no
+	// element from the markup, no attribute handlers.
+	if n, _ := evalJS[int](amy, `[...document.querySelectorAll('[data-testid=message-body] *')].filter(e => !['A','SPAN'].includes(e.tagName) || [...e.attributes].some(a => a.name.startsWith('on'))).length`); n != 0 {
+		t.Errorf("the body holds %d elements that are neither a link nor a text span", n)
+	}
+	if n, _ := evalJS[int](amy, `[...document.querySelectorAll('[data-testid=message-body] a')].filter(a => !/^https?:$/.test(new URL(a.href).protocol)).length`); n != 0 {
+		t.Errorf("%d links with a scheme other than http(s)", n)
+	}
+
+	// Clicking a link opens it in a new tab and leaves the composer alone.
+	before, _ := evalJS[string](amy, `document.querySelector('[data-testid=recipient-select]').value`)
+	amy.eval(`(() => { window.__e2eOpened = []; document.addEventListener('click', (e) => { const a = e.target.closest('a'); if (a) { window.__e2eOpened.push(a.target); e.preventDefault(); } }); return true; })()`)
+	amy.must("clicking the first link", clickCSS(`[data-testid=message-link]`))
+	amy.waitFor("the click to reach the link", `window.__e2eOpened.length === 1 && window.__e2eOpened[0] === '_blank'`)
+	if after, _ := evalJS[string](amy, `document.querySelector('[data-testid=recipient-select]').value`); after != before {
+		t.Errorf("clicking a link changed the recipient from %q to %q", before, after)
+	}
+	amy.shoot("links-desktop", 1280, 800)
+	amy.shoot("links-phone", 360, 740)
+	amy.must("desktop viewport", desktop())
+	if d := amy.Dialogs(); len(d) != 0 {
+		t.Errorf("a dialog opened: %v", d)
+	}
+	if ex := amy.Exceptions(); len(ex) > 0 {
+		t.Errorf("uncaught exceptions in the page: %v", ex)
+	}
+}
+
+// replyJS finds the Reply button of the message with this body.
+func replyJS(body string) string {
+	return `[...document.querySelectorAll('[data-testid=message]')].find(li => li.querySelector('[data-testid=message-body]').textContent === ` + jsString(body) + `).querySelector('[data-testid=reply]')`
+}
+
+// TestChat_ReplyQuotesAndGoesToTheSender: Reply on a received broadcast and
+// on a direct message sets the recipient to its sender (privately, never to
+// everyone) and starts the composer with a quote of the first line; the
+// recipient then stays put when someone else writes, and the sent reply
+// shows its quote.
+func TestChat_ReplyQuotesAndGoesToTheSender(t *testing.T) {
+	srv := startServer(t)
+	browser := newBrowser(t)
+	ben := newPage(t, browser, "ben")
+	ben.open(srv.URL)
+	benCode := ben.register("ben", password)
+	ben.waitLive()
+	amy := registerAPI(t, srv.URL, "amy", password)
+	cat := registerAPI(t, srv.URL, "cat", password)
+	ben.waitOnline(cat.user.Usercode)
+	ben.waitOnline(amy.user.Usercode)
+
+	announce := "cat here: the build is green\nsecond line of the broadcast"
+	cat.send(t, announce, "")
+	ben.waitMessage(announce)
+	question := "can you review my change today?\nit is the one about presence"
+	amy.send(t, question, benCode)
+	ben.waitMessage(question)
+	if n, _ := evalJS[int](ben, `[...document.querySelectorAll('[data-testid=message].mine [data-testid=reply]')].length`); n != 0 {
+		t.Errorf("own messages have %d Reply buttons", n)
+	}
+
+	ben.chooseRecipient("@all") // a reply must override even an explicit broadcast choice
+	ben.must("clicking Reply on cat's broadcast", chromedp.Click(chromedp.JSPath(replyJS(announce))))
+	ben.waitFor("cat as recipient", `document.querySelector('[data-testid=recipient-select]').value === `+jsString(cat.user.Usercode))
+	ben.waitFor("the quote of cat's first line", `document.querySelector('[data-testid=composer-input]').value === `+jsString("> cat here: the build is green\n"))
+	if !ben.eval(`document.querySelector('[data-testid=broadcast-note]').hidden`).(bool) {
+		t.Errorf("the composer still says everyone will see it after Reply")
+	}
+	if focused, _ := evalJS[bool](ben, `document.activeElement === document.querySelector('[data-testid=composer-input]')`); !focused {
+		t.Errorf("the composer is not focused after Reply")
+	}
+
+	// Reply on amy's message replaces cat's quote rather than stacking both.
+	ben.must("clicking Reply on amy's message", chromedp.Click(chromedp.JSPath(replyJS(question))))
+	ben.waitFor("amy as recipient", `document.querySelector('[data-testid=recipient-select]').value === `+jsString(amy.user.Usercode))
+	ben.waitFor("the quote of amy's first line", `document.querySelector('[data-testid=composer-input]').value === `+jsString("> can you review my change today?\n"))
+
+	// Someone else writing does not move the recipient of a reply.
+	interjection := "cat again, directly"
+	cat.send(t, interjection, benCode)
+	ben.waitMessage(interjection)
+	if v, _ := evalJS[string](ben, `document.querySelector('[data-testid=recipient-select]').value`); v != amy.user.Usercode {
+		t.Fatalf("the recipient moved to %q when cat wrote; want amy (%s)", v, amy.user.Usercode)
+	}
+
+	ben.must("typing the reply", chromedp.SendKeys(chromedp.CSS(`[data-testid=composer-input]`), "yes, after lunch"))
+	ben.shoot("reply-composer-desktop", 1280, 800)
+	ben.shoot("reply-composer-phone", 360, 740)
+	ben.must("desktop viewport", desktop())
+	reply := "> can you review my change today?\nyes, after lunch"
+	ben.waitFor("the composer to hold the reply", `document.querySelector('[data-testid=composer-input]').value === `+jsString(reply))
+	ben.pressEnter()
+	ben.waitMine(reply)
+	if found, broadcast := amy.bodyOf(t, reply); !found || broadcast {
+		t.Fatalf("amy: reply present %v broadcast %v; want a direct message", found, broadcast)
+	}
+	if found, _ := cat.bodyOf(t, reply); found {
+		t.Fatalf("cat received ben's reply to amy")
+	}
+	quote := ben.eval(`[...document.querySelectorAll('[data-testid=message].mine [data-testid=message-quote]')].map(q => q.textContent).join('|')`).(string)
+	if quote != "> can you review my change today?" {
+		t.Errorf("the sent reply's quote reads %q", quote)
+	}
+	ben.shoot("reply-quote-desktop", 1280, 800)
+	ben.shoot("reply-quote-phone", 360, 740)
+	ben.must("desktop viewport", desktop())
+	if ex := ben.Exceptions(); len(ex) > 0 {
+		t.Errorf("uncaught exceptions in the page: %v", ex)
+	}
+}
