@@ -138,7 +138,8 @@ func (a *App) apiRouter() http.Handler {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
 	})
 	if spec.Observability.Asynqmon.Enabled {
-		a.mountTaskMonitor(r, authn.Require, a.requireAdmin(users))
+		// A signed-out browser is sent to sign in and brought back.
+		a.mountTaskMonitor(r, authn.RequireOrSignIn("/"), a.requireAdmin(users))
 	}
 	r.Handle("/*", web.Handler())
 	a.httpMetrics.Precreate(r)

@@ -16,11 +16,14 @@ type UserJSON struct {
 	Usercode  string    `json:"usercode"`
 	CreatedAt time.Time `json:"created_at"`
 	Email     string    `json:"email,omitempty"`
+	// Admin says the account may open the task monitor (the UI shows its
+	// link); it is in the user's own view only.
+	Admin bool `json:"admin"`
 }
 
 // OwnView is the user's own view of its account.
 func OwnView(u storage.User) UserJSON {
-	return UserJSON{ID: u.ID, Username: u.Username, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC(), Email: u.Email}
+	return UserJSON{ID: u.ID, Username: u.Username, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC(), Email: u.Email, Admin: u.Admin}
 }
 
 type registerRequest struct {

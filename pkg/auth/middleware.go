@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/messager/messager/pkg/httpapi"
@@ -70,6 +72,44 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p, token)))
 	})
+}
+
+// RequireOrSignIn is Require for pages a person opens in a browser (the
+// task monitor): a browser navigation (GET or HEAD accepting text/html)
+// without a valid session is sent with 303 to signInPath with
+// ?next=<the path asked for>, where the web UI signs the person in and
+// comes back. Every other request is answered as Require answers it, so
+// API clients still get a problem+json 401.
+func (a *Authenticator) RequireOrSignIn(signInPath string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		required := a.Require(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !browserNavigation(r) {
+				required.ServeHTTP(w, r)
+				return
+			}
+			token, _ := TokenFromRequest(r)
+			if token != "" {
+				_, err := a.svc.Authenticate(r.Context(), token)
+				if !errors.Is(err, ErrUnauthenticated) {
+					// Signed in, or the session store is down: Require
+					// answers (a 503 is the truth, not a sign-in page).
+					required.ServeHTTP(w, r)
+					return
+				}
+			}
+			http.Redirect(w, r, signInPath+"?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+		})
+	}
+}
+
+// browserNavigation reports whether r is a browser loading a page: a GET
+// or HEAD whose Accept names text/html (fetch and XHR calls do not).
+func browserNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // SameOrigin refuses with 403 a request whose Origin is neither the
