@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -185,6 +189,161 @@ func TestChat_ReplyQuotesAndGoesToTheSender(t *testing.T) {
 	ben.shoot("reply-quote-desktop", 1280, 800)
 	ben.shoot("reply-quote-phone", 360, 740)
 	ben.must("desktop viewport", desktop())
+	if ex := ben.Exceptions(); len(ex) > 0 {
+		t.Errorf("uncaught exceptions in the page: %v", ex)
+	}
+}
+
+// hiddenTabJS runs in the page before its own scripts. It lets a test hide
+// and show the tab (document.visibilityState follows window.__e2eHidden) and
+// replaces window.Notification with a recorder: headless chromium shows no
+// notification a test could observe. requestPermission records whether it
+// was called during a user gesture and grants.
+const hiddenTabJS = `(() => {
+  window.__e2eHidden = false;
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get() { return window.__e2eHidden ? 'hidden' : 'visible'; } });
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get() { return window.__e2eHidden; } });
+  window.__e2eNotes = [];
+  window.__e2eAsks = [];
+  class RecordingNotification {
+    constructor(title, opts) {
+      opts = opts || {};
+      this.title = title; this.body = opts.body || ''; this.tag = opts.tag || ''; this.closed = false;
+      window.__e2eNotes.push(this);
+    }
+    close() { this.closed = true; if (this.onclose) this.onclose(); }
+    static requestPermission() {
+      window.__e2eAsks.push(navigator.userActivation ? navigator.userActivation.isActive : 'unknown');
+      RecordingNotification.permission = 'granted';
+      return Promise.resolve('granted');
+    }
+  }
+  RecordingNotification.permission = 'default';
+  window.Notification = RecordingNotification;
+})()`
+
+// stubHiddenTab installs hiddenTabJS for every document the page loads.
+func (p *browserPage) stubHiddenTab() {
+	p.t.Helper()
+	p.must("installing the hidden-tab stubs", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: hiddenTabJS})
+		return err
+	}))
+}
+
+// setHidden hides or shows the tab as switching tabs would.
+func (p *browserPage) setHidden(hidden bool) {
+	p.t.Helper()
+	p.eval(fmt.Sprintf(`(() => { window.__e2eHidden = %t; document.dispatchEvent(new Event('visibilitychange')); return true; })()`, hidden))
+}
+
+type note struct {
+	Title  string `json:"title"`
+	Body   string `json:"body"`
+	Closed bool   `json:"closed"`
+}
+
+func (p *browserPage) notes() []note {
+	p.t.Helper()
+	s, err := evalJS[string](p, `JSON.stringify(window.__e2eNotes.map(n => ({title: n.title, body: n.body, closed: n.closed})))`)
+	if err != nil {
+		p.fail("reading notifications: %v", err)
+	}
+	var out []note
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		p.fail("decoding notifications: %v", err)
+	}
+	return out
+}
+
+// titleMatchesBadgeJS: the tab title is "(N) messager" with N the header's
+// unread count, and N is at least min.
+func titleMatchesBadgeJS(min int) string {
+	return fmt.Sprintf(`(() => { const b = document.querySelector('[data-testid=unread-total]'); const n = b.hidden ? 0 : Number(b.textContent);
+	  return n >= %d && document.title === '(' + n + ') messager'; })()`, min)
+}
+
+// TestChat_HiddenTabTitleAndNotifications: while the tab is hidden the title
+// carries the unread count; notifications are opt-in (the permission is asked
+// only on the person's click), shown only while hidden, for direct messages
+// and broadcasts, with the sender and the first line; showing the tab clears
+// the title and closes them, and opting out stops them.
+func TestChat_HiddenTabTitleAndNotifications(t *testing.T) {
+	srv := startServer(t)
+	browser := newBrowser(t)
+	ben := newPage(t, browser, "ben")
+	ben.stubHiddenTab()
+	ben.open(srv.URL)
+	benCode := ben.register("ben", password)
+	ben.waitLive()
+	amy := registerAPI(t, srv.URL, "amy", password)
+	cat := registerAPI(t, srv.URL, "cat", password)
+	ben.waitOnline(cat.user.Usercode)
+	if title := ben.eval(`document.title`).(string); title != "messager" {
+		t.Errorf("title %q while visible, want messager", title)
+	}
+	if ben.eval(`document.querySelector('[data-testid=notify-toggle]').checked || window.__e2eAsks.length > 0`).(bool) {
+		t.Fatalf("notifications are on, or permission was asked, before ben opted in")
+	}
+
+	// Not opted in: a hidden tab counts in its title but shows no notification.
+	ben.setHidden(true)
+	first := "before you opted in"
+	amy.send(t, first, benCode)
+	ben.waitMessage(first)
+	ben.waitFor("the unread count in the title", titleMatchesBadgeJS(1))
+	if n := ben.notes(); len(n) != 0 {
+		t.Fatalf("notified without opting in: %+v", n)
+	}
+	ben.setHidden(false)
+	ben.waitFor("the plain title once visible", `document.title === 'messager'`)
+
+	// Opting in asks for permission, during the click.
+	ben.must("opting in to notifications", clickCSS(`[data-testid=notify-toggle]`))
+	ben.waitFor("the toggle to be on", `document.querySelector('[data-testid=notify-toggle]').checked && window.__e2eAsks.length === 1`)
+	if asks := ben.eval(`JSON.stringify(window.__e2eAsks)`).(string); asks != "[true]" {
+		t.Errorf("permission asked with user activation %s, want [true] (only on the person's click)", asks)
+	}
+	ben.shoot("notify-toggle-desktop", 1280, 800)
+	ben.must("desktop viewport", desktop())
+
+	// Visible: no notification (the next one, hidden, must be the first).
+	seen := "you are looking at this one"
+	amy.send(t, seen, benCode)
+	ben.waitMessage(seen)
+
+	ben.setHidden(true)
+	dm := "lunch at noon?\nthe place on the corner"
+	amy.send(t, dm, benCode)
+	ben.waitFor("a notification for amy's message", `window.__e2eNotes.length === 1`)
+	broadcast := "fire drill at three\nplease leave by the stairs"
+	cat.send(t, broadcast, "")
+	ben.waitFor("a notification for cat's broadcast", `window.__e2eNotes.length === 2`)
+	ben.waitMessage(broadcast)
+	ben.waitFor("the title to count the hidden messages", titleMatchesBadgeJS(2))
+	got := ben.notes()
+	want := []note{{Title: "amy", Body: "lunch at noon?"}, {Title: "cat (to everyone)", Body: "fire drill at three"}}
+	for i := range want {
+		if got[i].Title != want[i].Title || got[i].Body != want[i].Body {
+			t.Errorf("notification %d = %q / %q, want %q / %q", i, got[i].Title, got[i].Body, want[i].Title, want[i].Body)
+		}
+	}
+	ben.setHidden(false)
+	ben.waitFor("the plain title once visible", `document.title === 'messager'`)
+	ben.waitFor("the notifications to close", `window.__e2eNotes.every(n => n.closed)`)
+
+	// Opting out: hidden again, a message counts in the title, no notification.
+	ben.must("opting out", clickCSS(`[data-testid=notify-toggle]`))
+	ben.waitFor("the toggle to be off", `!document.querySelector('[data-testid=notify-toggle]').checked`)
+	ben.setHidden(true)
+	after := "after you opted out"
+	amy.send(t, after, benCode)
+	ben.waitMessage(after)
+	ben.waitFor("the title to count it", titleMatchesBadgeJS(1))
+	if n := ben.notes(); len(n) != 2 {
+		t.Errorf("%d notifications after opting out, want still 2", len(n))
+	}
+	ben.setHidden(false)
 	if ex := ben.Exceptions(); len(ex) > 0 {
 		t.Errorf("uncaught exceptions in the page: %v", ex)
 	}

@@ -197,6 +197,7 @@ async function enterChat(user, welcome) {
   state.names.set(user.usercode, user.username);
   $('me-name').textContent = user.username;
   $('me-usercode').textContent = user.usercode;
+  enterChatAdditions();
   $('welcome').hidden = !welcome;
   if (welcome) {
     $('welcome-name').textContent = user.username;
@@ -212,7 +213,7 @@ async function enterChat(user, welcome) {
 
   state.stream = new Stream({
     lastId: () => state.lastId,
-    onEvent,
+    onEvent: (ev) => { observeEvent(ev); onEvent(ev); },
     onState: onStreamState,
     beforeConnect: async () => {
       try {
@@ -233,6 +234,7 @@ async function enterChat(user, welcome) {
 function resetChat() {
   if (state.stream) state.stream.stop();
   clearInterval(state.heartbeat);
+  resetChatAdditions();
   state.session++;
   state.stream = null;
   state.me = null;
@@ -1033,6 +1035,136 @@ function replyTo(m) {
   ta.dispatchEvent(new Event('input'));
 }
 
+// ---------------------------------------------------------------- issue 13 additions: hooks
+
+// The additions below hook into the chat at four places only: enterChat,
+// resetChat, every stream event (before the chat handles it) and boot.
+
+function enterChatAdditions() {
+  loadNotifyPref();
+  renderNotifyToggle();
+}
+
+function resetChatAdditions() {
+  closeNotifications();
+  notifyPref.on = false;
+  document.title = BASE_TITLE;
+}
+
+// observeEvent sees each stream event before onEvent does, so it can tell a
+// new message from one already shown.
+function observeEvent(ev) {
+  if (ev.type === 'message' && ev.message && ev.message.id && ev.message.sender) {
+    notifyIncoming(ev.message);
+  }
+}
+
+function wireAdditions() {
+  wireHiddenTab();
+}
+
+// ---------------------------------------------------------------- hidden tab: title count and notifications (issue 13)
+
+const BASE_TITLE = 'messager';
+// notifyPref.on: the person opted in (remembered per user in this browser).
+const notifyPref = { on: false };
+const openNotifications = new Set();
+
+const notifySupported = () => typeof window.Notification === 'function';
+const notifyKey = () => `messager.notify.${state.me ? state.me.usercode : ''}`;
+
+function loadNotifyPref() {
+  try { notifyPref.on = localStorage.getItem(notifyKey()) === 'on'; } catch { notifyPref.on = false; }
+}
+
+function saveNotifyPref() {
+  try { localStorage.setItem(notifyKey(), notifyPref.on ? 'on' : 'off'); } catch { /* private mode: this session only */ }
+}
+
+function renderNotifyToggle() {
+  const box = $('notify-toggle');
+  const note = $('notify-note');
+  let msg = '';
+  if (!notifySupported()) {
+    box.checked = false;
+    box.disabled = true;
+    msg = 'This browser cannot show notifications.';
+  } else {
+    box.disabled = false;
+    box.checked = notifyPref.on && Notification.permission === 'granted';
+    if (Notification.permission === 'denied') msg = 'Notifications are blocked for this site: allow them in the browser’s site settings.';
+  }
+  note.textContent = msg;
+  note.hidden = !msg;
+}
+
+// onNotifyToggle runs on the person's click: the only moment the browser's
+// permission prompt may be shown.
+async function onNotifyToggle() {
+  if (!$('notify-toggle').checked) {
+    notifyPref.on = false;
+  } else {
+    let perm = Notification.permission;
+    if (perm === 'default') {
+      try { perm = await Notification.requestPermission(); } catch { perm = 'denied'; }
+    }
+    notifyPref.on = perm === 'granted';
+  }
+  saveNotifyPref();
+  renderNotifyToggle();
+}
+
+/**
+ * notifyIncoming shows a notification for a new message from someone else,
+ * only when the person opted in and the tab is hidden: the sender, whether it
+ * went to everyone, and the first line. Called before the message is added.
+ */
+function notifyIncoming(m) {
+  if (!notifyPref.on || !notifySupported() || Notification.permission !== 'granted') return;
+  if (document.visibilityState !== 'hidden' || !state.me || isMine(m) || state.messages.has(m.id)) return;
+  const who = m.sender.username || m.sender.usercode;
+  let n;
+  try {
+    n = new Notification(m.broadcast ? `${who} (to everyone)` : who, { body: firstLine(m.body), tag: m.id, icon: '/static/icon.svg' });
+  } catch {
+    return; // e.g. Chrome on Android only notifies through a service worker
+  }
+  openNotifications.add(n);
+  n.onclose = () => openNotifications.delete(n);
+  n.onclick = () => {
+    window.focus();
+    if (!m.broadcast && state.me) openConversation(m.sender.usercode);
+    n.close();
+  };
+}
+
+function closeNotifications() {
+  for (const n of openNotifications) {
+    try { n.close(); } catch { /* already gone */ }
+  }
+  openNotifications.clear();
+}
+
+// renderTitle shows the unread count in the tab title while the tab is
+// hidden. The count is read from the header badge, so the two never differ.
+function renderTitle() {
+  const b = $('unread-total');
+  const n = state.me && b && !b.hidden ? parseInt(b.textContent, 10) || 0 : 0;
+  const title = document.visibilityState === 'hidden' && n > 0 ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
+  if (document.title !== title) document.title = title;
+}
+
+function wireHiddenTab() {
+  new MutationObserver(renderTitle).observe($('unread-total'), {
+    childList: true, characterData: true, subtree: true, attributes: true, attributeFilter: ['hidden'],
+  });
+  document.addEventListener('visibilitychange', () => {
+    renderTitle();
+    if (document.visibilityState === 'visible') closeNotifications();
+  });
+  $('notify-toggle').addEventListener('change', onNotifyToggle);
+}
+
 // ---------------------------------------------------------------- wiring
 
 function wire() {
@@ -1119,6 +1251,7 @@ function wire() {
 
 async function boot() {
   wire();
+  wireAdditions();
   updateCounter();
   try {
     const res = await api('GET', '/api/v1/auth/me');
