@@ -1664,6 +1664,7 @@ type UserMutation struct {
 	admin           *bool
 	last_seq        *int64
 	addlast_seq     *int64
+	last_seen_at    *time.Time
 	clearedFields   map[string]struct{}
 	sent            map[string]struct{}
 	removedsent     map[string]struct{}
@@ -2082,6 +2083,55 @@ func (m *UserMutation) ResetLastSeq() {
 	m.addlast_seq = nil
 }
 
+// SetLastSeenAt sets the "last_seen_at" field.
+func (m *UserMutation) SetLastSeenAt(t time.Time) {
+	m.last_seen_at = &t
+}
+
+// LastSeenAt returns the value of the "last_seen_at" field in the mutation.
+func (m *UserMutation) LastSeenAt() (r time.Time, exists bool) {
+	v := m.last_seen_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeenAt returns the old "last_seen_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldLastSeenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeenAt: %w", err)
+	}
+	return oldValue.LastSeenAt, nil
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (m *UserMutation) ClearLastSeenAt() {
+	m.last_seen_at = nil
+	m.clearedFields[user.FieldLastSeenAt] = struct{}{}
+}
+
+// LastSeenAtCleared returns if the "last_seen_at" field was cleared in this mutation.
+func (m *UserMutation) LastSeenAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldLastSeenAt]
+	return ok
+}
+
+// ResetLastSeenAt resets all changes to the "last_seen_at" field.
+func (m *UserMutation) ResetLastSeenAt() {
+	m.last_seen_at = nil
+	delete(m.clearedFields, user.FieldLastSeenAt)
+}
+
 // AddSentIDs adds the "sent" edge to the Message entity by ids.
 func (m *UserMutation) AddSentIDs(ids ...string) {
 	if m.sent == nil {
@@ -2224,7 +2274,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.username != nil {
 		fields = append(fields, user.FieldUsername)
 	}
@@ -2248,6 +2298,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.last_seq != nil {
 		fields = append(fields, user.FieldLastSeq)
+	}
+	if m.last_seen_at != nil {
+		fields = append(fields, user.FieldLastSeenAt)
 	}
 	return fields
 }
@@ -2273,6 +2326,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Admin()
 	case user.FieldLastSeq:
 		return m.LastSeq()
+	case user.FieldLastSeenAt:
+		return m.LastSeenAt()
 	}
 	return nil, false
 }
@@ -2298,6 +2353,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldAdmin(ctx)
 	case user.FieldLastSeq:
 		return m.OldLastSeq(ctx)
+	case user.FieldLastSeenAt:
+		return m.OldLastSeenAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -2363,6 +2420,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastSeq(v)
 		return nil
+	case user.FieldLastSeenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeenAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -2407,7 +2471,11 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *UserMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(user.FieldLastSeenAt) {
+		fields = append(fields, user.FieldLastSeenAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -2420,6 +2488,11 @@ func (m *UserMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *UserMutation) ClearField(name string) error {
+	switch name {
+	case user.FieldLastSeenAt:
+		m.ClearLastSeenAt()
+		return nil
+	}
 	return fmt.Errorf("unknown User nullable field %s", name)
 }
 
@@ -2450,6 +2523,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldLastSeq:
 		m.ResetLastSeq()
+		return nil
+	case user.FieldLastSeenAt:
+		m.ResetLastSeenAt()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

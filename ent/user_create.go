@@ -96,6 +96,20 @@ func (_c *UserCreate) SetNillableLastSeq(v *int64) *UserCreate {
 	return _c
 }
 
+// SetLastSeenAt sets the "last_seen_at" field.
+func (_c *UserCreate) SetLastSeenAt(v time.Time) *UserCreate {
+	_c.mutation.SetLastSeenAt(v)
+	return _c
+}
+
+// SetNillableLastSeenAt sets the "last_seen_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableLastSeenAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetLastSeenAt(*v)
+	}
+	return _c
+}
+
 // AddSentIDs adds the "sent" edge to the Message entity by IDs.
 func (_c *UserCreate) AddSentIDs(ids ...string) *UserCreate {
 	_c.mutation.AddSentIDs(ids...)
@@ -285,6 +299,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldLastSeq, field.TypeInt64, value)
 		_node.LastSeq = value
 	}
+	if value, ok := _c.mutation.LastSeenAt(); ok {
+		_spec.SetField(user.FieldLastSeenAt, field.TypeTime, value)
+		_node.LastSeenAt = &value
+	}
 	if nodes := _c.mutation.SentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -447,6 +465,24 @@ func (u *UserUpsert) AddLastSeq(v int64) *UserUpsert {
 	return u
 }
 
+// SetLastSeenAt sets the "last_seen_at" field.
+func (u *UserUpsert) SetLastSeenAt(v time.Time) *UserUpsert {
+	u.Set(user.FieldLastSeenAt, v)
+	return u
+}
+
+// UpdateLastSeenAt sets the "last_seen_at" field to the value that was provided on create.
+func (u *UserUpsert) UpdateLastSeenAt() *UserUpsert {
+	u.SetExcluded(user.FieldLastSeenAt)
+	return u
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (u *UserUpsert) ClearLastSeenAt() *UserUpsert {
+	u.SetNull(user.FieldLastSeenAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -583,6 +619,27 @@ func (u *UserUpsertOne) AddLastSeq(v int64) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateLastSeq() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateLastSeq()
+	})
+}
+
+// SetLastSeenAt sets the "last_seen_at" field.
+func (u *UserUpsertOne) SetLastSeenAt(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetLastSeenAt(v)
+	})
+}
+
+// UpdateLastSeenAt sets the "last_seen_at" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateLastSeenAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateLastSeenAt()
+	})
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (u *UserUpsertOne) ClearLastSeenAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearLastSeenAt()
 	})
 }
 
@@ -888,6 +945,27 @@ func (u *UserUpsertBulk) AddLastSeq(v int64) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateLastSeq() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateLastSeq()
+	})
+}
+
+// SetLastSeenAt sets the "last_seen_at" field.
+func (u *UserUpsertBulk) SetLastSeenAt(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetLastSeenAt(v)
+	})
+}
+
+// UpdateLastSeenAt sets the "last_seen_at" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateLastSeenAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateLastSeenAt()
+	})
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (u *UserUpsertBulk) ClearLastSeenAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearLastSeenAt()
 	})
 }
 

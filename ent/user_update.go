@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -118,6 +119,26 @@ func (_u *UserUpdate) SetNillableLastSeq(v *int64) *UserUpdate {
 // AddLastSeq adds value to the "last_seq" field.
 func (_u *UserUpdate) AddLastSeq(v int64) *UserUpdate {
 	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
+// SetLastSeenAt sets the "last_seen_at" field.
+func (_u *UserUpdate) SetLastSeenAt(v time.Time) *UserUpdate {
+	_u.mutation.SetLastSeenAt(v)
+	return _u
+}
+
+// SetNillableLastSeenAt sets the "last_seen_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableLastSeenAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetLastSeenAt(*v)
+	}
+	return _u
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (_u *UserUpdate) ClearLastSeenAt() *UserUpdate {
+	_u.mutation.ClearLastSeenAt()
 	return _u
 }
 
@@ -288,6 +309,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(user.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastSeenAt(); ok {
+		_spec.SetField(user.FieldLastSeenAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastSeenAtCleared() {
+		_spec.ClearField(user.FieldLastSeenAt, field.TypeTime)
 	}
 	if _u.mutation.SentCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -492,6 +519,26 @@ func (_u *UserUpdateOne) AddLastSeq(v int64) *UserUpdateOne {
 	return _u
 }
 
+// SetLastSeenAt sets the "last_seen_at" field.
+func (_u *UserUpdateOne) SetLastSeenAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetLastSeenAt(v)
+	return _u
+}
+
+// SetNillableLastSeenAt sets the "last_seen_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableLastSeenAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetLastSeenAt(*v)
+	}
+	return _u
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (_u *UserUpdateOne) ClearLastSeenAt() *UserUpdateOne {
+	_u.mutation.ClearLastSeenAt()
+	return _u
+}
+
 // AddSentIDs adds the "sent" edge to the Message entity by IDs.
 func (_u *UserUpdateOne) AddSentIDs(ids ...string) *UserUpdateOne {
 	_u.mutation.AddSentIDs(ids...)
@@ -689,6 +736,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(user.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastSeenAt(); ok {
+		_spec.SetField(user.FieldLastSeenAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastSeenAtCleared() {
+		_spec.ClearField(user.FieldLastSeenAt, field.TypeTime)
 	}
 	if _u.mutation.SentCleared() {
 		edge := &sqlgraph.EdgeSpec{

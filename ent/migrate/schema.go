@@ -108,6 +108,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "admin", Type: field.TypeBool, Default: false},
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "last_seen_at", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

@@ -35,6 +35,10 @@ func (User) Fields() []ent.Field {
 		// visible in the order they were taken, and a stream resumes without
 		// a gap however late a message is saved after newer ids.
 		field.Int64("last_seq").Default(0),
+		// last_seen_at is when the user last went offline (stream closed,
+		// presence lapsed, logout): "last seen" for people who are offline.
+		// Presence keeps who is online now in Redis; this outlives Redis.
+		field.Time("last_seen_at").Optional().Nillable(),
 	}
 }
 

@@ -132,6 +132,8 @@ func (a *App) apiRouter() http.Handler {
 	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))
 	r.Mount("/api/v1/presence", presence.MakeHandler(presenceSvc, authn, errs))
 	r.Mount("/api/v1/messages", messaging.MakeHandler(msgSvc, authn, errs))
+	r.Mount("/api/v1/users", a.usersHandler(users, authn, errs))
+	r.Mount("/api/v1/typing", a.typingHandler(users, authn, errs))
 	r.With(authn.Require).Get("/api/v1/stream", streams.WebSocket)
 	r.With(authn.Require).Get("/api/v1/events", streams.Events)
 	r.HandleFunc("/api/*", func(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,9 @@ const (
 	TypeMessage  = "message"
 	TypePresence = "presence"
 	TypeRead     = "read"
+	// TypeTyping says a user is typing to the receiver: ephemeral, never
+	// stored or replayed, delivered only to streams open at the time.
+	TypeTyping = "typing"
 	// TypeSessionEnded is never sent to clients: it tells every pod to
 	// close the streams opened with a session (logout).
 	TypeSessionEnded = "session_ended"
@@ -104,6 +107,12 @@ type ReadFrame struct {
 	Reader    UserRef `json:"reader"`
 }
 
+// TypingFrame tells a user that User is typing a direct message to them.
+type TypingFrame struct {
+	Type string  `json:"type"`
+	User UserRef `json:"user"`
+}
+
 // Envelope carries one encoded frame between pods with its audience.
 type Envelope struct {
 	// Type is the frame's type; ID the message id for message events.
@@ -153,6 +162,14 @@ func NewPresence(u UserRef, online bool) (Envelope, error) {
 func NewRead(messageID string, reader UserRef, senderID int) (Envelope, error) {
 	f, err := json.Marshal(ReadFrame{Type: TypeRead, MessageID: messageID, Reader: reader})
 	return Envelope{Type: TypeRead, ID: messageID, Users: []int{senderID}, Frame: f}, err
+}
+
+// NewTyping encodes "from is typing" for the streams of recipientID only.
+// It has no position: streams pass it straight through, and a stream
+// that was not open misses it, as it should.
+func NewTyping(from UserRef, recipientID int) (Envelope, error) {
+	f, err := json.Marshal(TypingFrame{Type: TypeTyping, User: from})
+	return Envelope{Type: TypeTyping, Users: []int{recipientID}, Frame: f}, err
 }
 
 // NewSessionEnded tells every pod to end the streams of session sessionID.

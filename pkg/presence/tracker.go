@@ -186,6 +186,26 @@ func (t *Tracker) OnlineCount(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// OnlineAmong reports, for each of ids, whether that user is online.
+func (t *Tracker) OnlineAmong(ctx context.Context, ids []int) ([]bool, error) {
+	out := make([]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	fields := make([]string, len(ids))
+	for i, id := range ids {
+		fields[i] = strconv.Itoa(id)
+	}
+	vals, err := t.rdb.HMGet(ctx, keyOnline, fields...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	for i, v := range vals {
+		out[i] = v != nil
+	}
+	return out, nil
+}
+
 // OnlineIDs returns the ids of everyone online: the audience of a broadcast.
 func (t *Tracker) OnlineIDs(ctx context.Context) ([]int, error) {
 	keys, err := t.rdb.HKeys(ctx, keyOnline).Result()

@@ -21,6 +21,8 @@ type User struct {
 	CreatedAt time.Time
 	// Admin opens the task monitor; only an operator grants it.
 	Admin bool
+	// LastSeenAt is when the user last went offline; nil if never recorded.
+	LastSeenAt *time.Time
 }
 
 // NewUser is what registration stores.
@@ -182,6 +184,59 @@ func (s *Users) ByUsercode(ctx context.Context, code string) (User, error) {
 	return toUser(row), nil
 }
 
+// ByUsernamePrefix lists up to limit accounts, other than excludeID, whose
+// username starts with prefix ignoring case, by username. The prefix is
+// matched as a range on the unique username_key index (key >= prefix AND
+// key < prefix with its last byte incremented), an index scan on SQLite
+// and on PostgreSQL alike (LIKE 'p%' is one on PostgreSQL only with
+// text_pattern_ops or the C collation). prefix must be ASCII, as every
+// username is; anything else matches nobody.
+func (s *Users) ByUsernamePrefix(ctx context.Context, prefix string, excludeID, limit int) ([]User, error) {
+	key := strings.ToLower(prefix)
+	if key == "" || !isASCII(key) || key[len(key)-1] == 0x7f {
+		return nil, nil
+	}
+	upper := key[:len(key)-1] + string(key[len(key)-1]+1)
+	rows, err := s.db.Ent.User.Query().
+		Where(user.UsernameKeyGTE(key), user.UsernameKeyLT(upper), user.IDNEQ(excludeID)).
+		Order(ent.Asc(user.FieldUsernameKey)).
+		Limit(limit).
+		All(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]User, 0, len(rows))
+	for _, r := range rows {
+		// A collation other than byte order could let a neighbour in.
+		if strings.HasPrefix(r.UsernameKey, key) {
+			out = append(out, toUser(r))
+		}
+	}
+	return out, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// SetLastSeen records that the accounts ids were last online at at.
+func (s *Users) SetLastSeen(ctx context.Context, ids []int, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return classify(s.db.Ent.User.Update().Where(user.IDIn(ids...)).SetLastSeenAt(at.UTC()).Exec(ctx))
+}
+
 func toUser(u *ent.User) User {
-	return User{ID: u.ID, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC(), Admin: u.Admin}
+	out := User{ID: u.ID, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC(), Admin: u.Admin}
+	if u.LastSeenAt != nil {
+		t := u.LastSeenAt.UTC()
+		out.LastSeenAt = &t
+	}
+	return out
 }

@@ -65,7 +65,7 @@ func NewHub(reg prometheus.Registerer, bufferSize int) *Hub {
 	}
 	reg.MustRegister(h.conns, h.sent, h.slow)
 	h.sentByType = map[string]prometheus.Counter{}
-	for _, typ := range []string{events.TypeMessage, events.TypePresence, events.TypeRead} {
+	for _, typ := range []string{events.TypeMessage, events.TypePresence, events.TypeRead, events.TypeTyping} {
 		h.sentByType[typ] = h.sent.WithLabelValues(typ)
 	}
 	return h
