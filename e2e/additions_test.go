@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
@@ -348,3 +351,206 @@ func TestChat_HiddenTabTitleAndNotifications(t *testing.T) {
 		t.Errorf("uncaught exceptions in the page: %v", ex)
 	}
 }
+
+// recordFetchesJS makes the page note the path and query of every fetch it
+// starts, at the moment it starts, in window.__e2eFetches.
+const recordFetchesJS = `(() => {
+  window.__e2eFetches = [];
+  const orig = window.fetch.bind(window);
+  window.fetch = (input, init) => {
+    try { const u = new URL(typeof input === 'string' ? input : input.url, location.href); window.__e2eFetches.push(u.pathname + u.search); } catch (e) {}
+    return orig(input, init);
+  };
+})()`
+
+func (p *browserPage) recordFetches() {
+	p.t.Helper()
+	p.must("installing the fetch recorder", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordFetchesJS})
+		return err
+	}))
+}
+
+func (p *browserPage) fetchCount(prefix string) int {
+	p.t.Helper()
+	n, err := evalJS[int](p, `window.__e2eFetches.filter(u => u.startsWith(`+jsString(prefix)+`)).length`)
+	if err != nil {
+		p.fail("counting fetches of %s: %v", prefix, err)
+	}
+	return n
+}
+
+const typingJS = `(() => { const e = document.querySelector('[data-testid=typing]'); return e && !e.hidden ? e.textContent : ''; })()`
+
+// TestChat_TypingIndicatorInDirectMessages: typing a direct message shows
+// "amy is typing…" to its recipient, sent at most every few seconds; it goes
+// away by itself a few seconds after the typing stops, and at once when the
+// message arrives; typing a broadcast sends nothing.
+func TestChat_TypingIndicatorInDirectMessages(t *testing.T) {
+	srv := startServer(t)
+	browser := newBrowser(t)
+	amy := newPage(t, browser, "amy")
+	amy.recordFetches()
+	ben := newPage(t, browser, "ben")
+	amy.open(srv.URL)
+	amyCode := amy.register("amy", password)
+	ben.open(srv.URL)
+	benCode := ben.register("ben", password)
+	amy.waitLive()
+	ben.waitLive()
+	amy.waitOnline(benCode)
+	ben.waitOnline(amyCode)
+
+	amy.must("opening the conversation with ben", clickCSS(userSel(benCode)))
+	amy.waitFor("ben as recipient", `document.querySelector('[data-testid=recipient-select]').value === `+jsString(benCode))
+	start := time.Now()
+	amy.must("typing to ben", chromedp.SendKeys(chromedp.CSS(`[data-testid=composer-input]`), "hold on, I am writing you a long message"))
+	typed := time.Since(start)
+	ben.waitFor("amy is typing…", typingJS+` === 'amy is typing…'`)
+	shownAt := time.Now()
+	if n, limit := amy.fetchCount("/api/v1/typing"), 1+int(typed/(2*time.Second)); n < 1 || n > limit {
+		t.Errorf("amy sent %d typing events while typing for %s, want 1..%d", n, typed.Round(time.Millisecond), limit)
+	}
+	ben.shoot("typing-desktop", 1280, 800)
+	ben.shoot("typing-phone", 360, 740)
+	ben.must("desktop viewport", desktop())
+
+	// Nobody types any more: the indicator goes by itself, after a few seconds.
+	ben.waitFor("the indicator to go away", typingJS+` === ''`)
+	if gone := time.Since(shownAt); gone < 3*time.Second {
+		t.Errorf("the indicator went away %s after it showed, want about 5 s after the last event", gone.Round(time.Millisecond))
+	}
+
+	// It comes back with more typing, and the message itself ends it.
+	amy.must("typing more", chromedp.SendKeys(chromedp.CSS(`[data-testid=composer-input]`), "."))
+	ben.waitFor("amy is typing… again", typingJS+` === 'amy is typing…'`)
+	body := "hold on, I am writing you a long message."
+	amy.waitFor("the composer to hold the message", `document.querySelector('[data-testid=composer-input]').value === `+jsString(body))
+	amy.pressEnter()
+	amy.waitMine(body)
+	ben.waitMessage(body)
+	if s, _ := evalJS[string](ben, typingJS); s != "" {
+		t.Errorf("the indicator still says %q after amy's message arrived", s)
+	}
+
+	// Typing a broadcast tells nobody.
+	before := amy.fetchCount("/api/v1/typing")
+	amy.must("back to all messages", clickCSS(`[data-testid=show-all]`))
+	amy.chooseRecipient("@all")
+	amy.must("typing a broadcast", chromedp.SendKeys(chromedp.CSS(`[data-testid=composer-input]`), "this is for everyone"))
+	amy.waitFor("the broadcast text", `document.querySelector('[data-testid=composer-input]').value === 'this is for everyone'`)
+	if n := amy.fetchCount("/api/v1/typing"); n != before {
+		t.Errorf("typing a broadcast sent %d typing events", n-before)
+	}
+	for _, p := range []*browserPage{amy, ben} {
+		if ex := p.Exceptions(); len(ex) > 0 {
+			t.Errorf("%s: uncaught exceptions in the page: %v", p.name, ex)
+		}
+	}
+}
+
+// shootPhoneSidebar saves a phone-width screenshot with the sidebar drawer
+// open, then closes it and goes back to the desktop viewport.
+func (p *browserPage) shootPhoneSidebar(name string) {
+	p.t.Helper()
+	p.must("phone viewport", chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(1), chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	p.must("opening the sidebar", clickCSS(`[data-testid=sidebar-toggle]`))
+	p.waitFor("the sidebar to open", `document.getElementById('layout').classList.contains('sidebar-open') && document.getElementById('sidebar').getBoundingClientRect().left >= 0`)
+	p.shoot(name, 360, 740)
+	p.must("closing the sidebar", clickCSS(`[data-testid=sidebar-toggle]`))
+	p.waitFor("the sidebar to close", `!document.getElementById('layout').classList.contains('sidebar-open')`)
+	p.must("desktop viewport", desktop())
+}
+
+func findResultSel(usercode string) string {
+	return `[data-testid=find-results] [data-testid=user][data-usercode="` + usercode + `"]`
+}
+
+func recentSel(usercode string) string {
+	return `[data-testid=recent-list] [data-testid=user][data-usercode="` + usercode + `"]`
+}
+
+const lastSeenRecentRE = `/^last seen (just now|[1-9] min ago)$/`
+
+// TestChat_FindPeopleWhoAreOffline: "Find people" searches by username prefix
+// or usercode as one types, shows who is online and when the others were last
+// seen; clicking a result opens the conversation, so a person who has never
+// been online can be written to. Recent then says when each offline person
+// was last seen, live (presence events) and after a reload (a lookup).
+func TestChat_FindPeopleWhoAreOffline(t *testing.T) {
+	srv := startServer(t)
+	// dora has an account but has never signed in; eve was here and signed out.
+	dora := &apiClient{base: srv.URL}
+	if code := dora.do(t, "POST", "/api/v1/auth/register", map[string]string{"username": "dora", "email": "dora@example.com", "password": password}, nil); code != http.StatusCreated {
+		t.Fatalf("register dora: %d", code)
+	}
+	doris := registerAPI(t, srv.URL, "doris", password)
+	eve := registerAPI(t, srv.URL, "eve", password)
+
+	browser := newBrowser(t)
+	ben := newPage(t, browser, "ben")
+	ben.recordFetches()
+	ben.open(srv.URL)
+	ben.register("ben", password)
+	ben.waitLive()
+	ben.waitOnline(eve.user.Usercode)
+	if n := ben.fetchCount("/api/v1/users?"); n != 0 {
+		t.Errorf("%d searches before anything was typed", n)
+	}
+
+	ben.must("typing in Find people", chromedp.SendKeys(chromedp.CSS(`[data-testid=find-input]`), "Dor"))
+	ben.waitFor("dora and doris in the results", `document.querySelectorAll('[data-testid=find-results] [data-testid=user]').length === 2`)
+	var doraCode string
+	doraCode = ben.eval(`[...document.querySelectorAll('[data-testid=find-results] [data-testid=user]')].find(b => b.querySelector('[data-testid=user-name]').textContent === 'dora').dataset.usercode`).(string)
+	if got := ben.text(findResultSel(doraCode) + ` [data-testid=last-seen]`); got != "offline" {
+		t.Errorf("dora, never online, is shown as %q, want offline", got)
+	}
+	if got := ben.text(findResultSel(doris.user.Usercode) + ` [data-testid=last-seen]`); got != "online" {
+		t.Errorf("doris, online, is shown as %q", got)
+	}
+	if n := ben.fetchCount("/api/v1/users?"); n > 3 {
+		t.Errorf("%d searches for 3 typed characters: the box is not debounced", n)
+	}
+	if s := ben.eval(`document.body.textContent`).(string); strings.Contains(s, "dora@example.com") {
+		t.Errorf("the page shows dora's email")
+	}
+	ben.shoot("find-people-desktop", 1280, 800)
+	ben.shootPhoneSidebar("find-people-phone")
+
+	// Clicking dora opens her conversation; a message reaches her though she
+	// has never been online.
+	ben.must("clicking dora", clickCSS(findResultSel(doraCode)))
+	ben.waitFor("the conversation with dora", `document.querySelector('[data-testid=conv-title]').textContent.includes('dora')`)
+	ben.waitFor("dora as recipient", `document.querySelector('[data-testid=recipient-select]').value === `+jsString(doraCode))
+	hello := "hi dora, found you in the search"
+	ben.compose(hello)
+	ben.pressEnter()
+	ben.waitMine(hello)
+	ben.waitFor("dora in Recent", `document.querySelector(`+jsString(recentSel(doraCode))+`)`)
+	if got := ben.text(recentSel(doraCode) + ` [data-testid=last-seen]`); got != "offline" {
+		t.Errorf("dora in Recent shows %q, want offline (never seen)", got)
+	}
+	var login struct{ Token string }
+	if code := dora.do(t, "POST", "/api/v1/auth/login", map[string]string{"username": "dora", "password": password}, &login); code != http.StatusOK {
+		t.Fatalf("dora login: %d", code)
+	}
+	dora.token = login.Token
+	if found, broadcast := dora.bodyOf(t, hello); !found || broadcast {
+		t.Fatalf("dora: message present %v broadcast %v; want a direct message", found, broadcast)
+	}
+
+	// Searching by usercode (in any case) finds eve exactly.
+	ben.clear(`[data-testid=find-input]`)
+	ben.must("typing eve's usercode", chromedp.SendKeys(chromedp.CSS(`[data-testid=find-input]`), strings.ToLower(eve.user.Usercode)))
+	ben.waitFor("eve as the first result", `(() => { const b = document.querySelector('[data-testid=find-results] [data-testid=user]'); return b && b.dataset.usercode === `+jsString(eve.user.Usercode)+`; })()`)
+	if got := ben.text(findResultSel(eve.user.Usercode) + ` [data-testid=last-seen]`); got != "online" {
+		t.Errorf("eve, online, is shown as %q", got)
+	}
+	// Clearing the box clears the results.
+	ben.clear(`[data-testid=find-input]`)
+	ben.waitFor("no results", `document.querySelectorAll('[data-testid=find-results] > *').length === 0 && document.querySelector('[data-testid=find-status]').hidden`)
+	if ex := ben.Exceptions(); len(ex) > 0 {
+		t.Errorf("uncaught exceptions in the page: %v", ex)
+	}
+}
+

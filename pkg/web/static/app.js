@@ -709,6 +709,7 @@ function renderRecent() {
   const items = [...codes].sort().map((c) => personItem({ usercode: c, username: displayName(c) }, false));
   $('recent-list').replaceChildren(...items);
   $('recent-title').hidden = items.length === 0;
+  renderLastSeen();
   renderBadges();
 }
 
@@ -1041,11 +1042,14 @@ function replyTo(m) {
 // resetChat, every stream event (before the chat handles it) and boot.
 
 function enterChatAdditions() {
+  startLastSeen();
   loadNotifyPref();
   renderNotifyToggle();
 }
 
 function resetChatAdditions() {
+  resetFind();
+  resetTyping();
   closeNotifications();
   notifyPref.on = false;
   document.title = BASE_TITLE;
@@ -1056,11 +1060,16 @@ function resetChatAdditions() {
 function observeEvent(ev) {
   if (ev.type === 'message' && ev.message && ev.message.id && ev.message.sender) {
     notifyIncoming(ev.message);
+    stopTyping(ev.message.sender.usercode);
   }
+  if (ev.type === 'typing') onTypingEvent(ev);
+  if (ev.type === 'presence') onPresenceForLastSeen(ev);
 }
 
 function wireAdditions() {
+  wireFind();
   wireHiddenTab();
+  wireTyping();
 }
 
 // ---------------------------------------------------------------- hidden tab: title count and notifications (issue 13)
@@ -1163,6 +1172,235 @@ function wireHiddenTab() {
     if (document.visibilityState === 'visible') closeNotifications();
   });
   $('notify-toggle').addEventListener('change', onNotifyToggle);
+}
+
+// ---------------------------------------------------------------- typing indicators (issue 13)
+
+// The server coalesces typing events to one per 2 s and never stores them;
+// the page sends at most one per TYPING_SEND_MS while the person types a
+// direct message, and shows "X is typing…" until TYPING_SHOW_MS after X's
+// last event or X's message arrives.
+const TYPING_SEND_MS = 2500;
+const TYPING_SHOW_MS = 5000;
+const typing = { sentTo: '', sentAt: 0, timers: new Map() }; // timers: usercode -> timeout
+
+// typingTarget is the person a typing event may go to: a person picked in the
+// To select, never everyone and never a usercode still being typed.
+function typingTarget() {
+  const v = $('recipient').value;
+  if (!v || v.startsWith('@') || !state.me || v === state.me.usercode) return '';
+  return v;
+}
+
+function sendTyping() {
+  const to = typingTarget();
+  if (!to || !$('composer-input').value.trim()) return;
+  const now = Date.now();
+  if (to === typing.sentTo && now - typing.sentAt < TYPING_SEND_MS) return;
+  typing.sentTo = to;
+  typing.sentAt = now;
+  api('POST', '/api/v1/typing', { to }).catch((err) => { handleAuthFailure(err); });
+}
+
+function onTypingEvent(ev) {
+  const u = ev.user;
+  if (!u || !u.usercode || !state.me || u.usercode === state.me.usercode) return;
+  if (u.username) state.names.set(u.usercode, u.username);
+  clearTimeout(typing.timers.get(u.usercode));
+  typing.timers.set(u.usercode, setTimeout(() => stopTyping(u.usercode), TYPING_SHOW_MS));
+  renderTyping();
+}
+
+function stopTyping(code) {
+  clearTimeout(typing.timers.get(code));
+  if (typing.timers.delete(code)) renderTyping();
+}
+
+function resetTyping() {
+  for (const t of typing.timers.values()) clearTimeout(t);
+  typing.timers.clear();
+  typing.sentTo = '';
+  typing.sentAt = 0;
+  renderTyping();
+}
+
+// renderTyping names who is typing to me: in a conversation only its person,
+// on All messages everyone.
+function renderTyping() {
+  const names = [...typing.timers.keys()]
+    .filter((c) => !state.view || c === state.view)
+    .map(displayName)
+    .sort();
+  let text = '';
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = 'Several people are typing…';
+  const el = $('typing');
+  if (el.textContent !== text) el.textContent = text;
+  el.hidden = !text;
+}
+
+function wireTyping() {
+  $('composer-input').addEventListener('input', (e) => { if (e.isTrusted) sendTyping(); });
+  // The conversation title changes with the view: show that view's typers.
+  new MutationObserver(renderTyping).observe($('conv-title'), { childList: true, characterData: true, subtree: true });
+}
+
+// ---------------------------------------------------------------- finding people and "last seen" (issue 13)
+
+const SEARCH_DEBOUNCE_MS = 250;
+const LAST_SEEN_REFRESH_MS = 60000;
+const search = { timer: 0, seq: 0 };
+// lastSeen: usercode -> RFC 3339 time they were last online ('' when unknown
+// or never); lastSeenAsked: usercodes already looked up this session.
+const lastSeen = new Map();
+const lastSeenAsked = new Set();
+let lastSeenTimer = 0;
+
+// agoText says how long ago iso was, as "5 min ago"; '' when unknown.
+function agoText(iso) {
+  const t = Date.parse(iso || '');
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, (Date.now() - t) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  if (s < 7 * 86400) return `${Math.floor(s / 86400)} d ago`;
+  return `on ${new Date(t).toLocaleDateString([], { month: 'short', day: 'numeric', year: 'numeric' })}`;
+}
+
+function lastSeenText(code) {
+  if (state.online.has(code)) return 'online';
+  const ago = agoText(lastSeen.get(code));
+  return ago ? `last seen ${ago}` : 'offline';
+}
+
+// noteUser keeps what a search or lookup said about a person.
+function noteUser(u) {
+  if (u.username) state.names.set(u.usercode, u.username);
+  if (!u.online && u.last_seen) lastSeen.set(u.usercode, u.last_seen);
+}
+
+// setPersonDetail puts a second line (online / last seen) under a person in
+// the sidebar.
+function setPersonDetail(li, text) {
+  const btn = li.querySelector('.person');
+  if (!btn) return;
+  let span = btn.querySelector('.last-seen');
+  if (!span) {
+    span = h('span', { class: 'last-seen', dataset: { testid: 'last-seen' } });
+    btn.classList.add('with-detail');
+    btn.append(span);
+  }
+  if (span.textContent !== text) span.textContent = text;
+}
+
+// renderLastSeen labels each offline person in Recent with when they were
+// last online, looking each one up once (presence events keep it current).
+function renderLastSeen() {
+  for (const li of $('recent-list').children) {
+    const code = li.dataset.usercode;
+    if (!code) continue;
+    if (!lastSeen.has(code) && !lastSeenAsked.has(code)) lookUpLastSeen(code);
+    setPersonDetail(li, lastSeenText(code));
+  }
+  for (const li of $('find-results').children) {
+    if (li.dataset.usercode) setPersonDetail(li, lastSeenText(li.dataset.usercode));
+  }
+}
+
+async function lookUpLastSeen(code) {
+  const session = state.session;
+  lastSeenAsked.add(code);
+  try {
+    const u = await api('GET', `/api/v1/users/${encodeURIComponent(code)}`);
+    if (session !== state.session || !u || u.usercode !== code) return;
+    noteUser(u);
+    renderLastSeen();
+  } catch (err) {
+    handleAuthFailure(err);
+  }
+}
+
+function onPresenceForLastSeen(ev) {
+  if (!ev.user || !ev.user.usercode) return;
+  if (!ev.online) lastSeen.set(ev.user.usercode, new Date().toISOString());
+}
+
+function setFindStatus(text) {
+  const p = $('find-status');
+  p.textContent = text;
+  p.hidden = !text;
+}
+
+function onFindInput() {
+  clearTimeout(search.timer);
+  const q = $('find-input').value.trim();
+  if (!q) {
+    search.seq++;
+    $('find-results').replaceChildren();
+    setFindStatus('');
+    return;
+  }
+  search.timer = setTimeout(() => runSearch(q), SEARCH_DEBOUNCE_MS);
+}
+
+// runSearch asks the server for people whose username starts with q or whose
+// usercode is q, online or not; only the newest answer is shown.
+async function runSearch(q) {
+  const seq = ++search.seq;
+  const session = state.session;
+  try {
+    const res = await api('GET', `/api/v1/users?q=${encodeURIComponent(q)}`);
+    if (seq !== search.seq || session !== state.session) return;
+    const users = ((res && res.users) || []).filter((u) => u && u.usercode && u.usercode !== state.me.usercode);
+    for (const u of users) noteUser(u);
+    $('find-results').replaceChildren(...users.map((u) => {
+      const online = !!u.online || state.online.has(u.usercode);
+      const li = personItem(u, online);
+      setPersonDetail(li, online ? 'online' : lastSeenText(u.usercode));
+      return li;
+    }));
+    renderBadges();
+    setFindStatus(users.length ? `${users.length === 1 ? '1 person' : `${users.length} people`} found` : `Nobody found for “${q}”.`);
+  } catch (err) {
+    if (seq !== search.seq || handleAuthFailure(err)) return;
+    $('find-results').replaceChildren();
+    if (err.status === 429) {
+      const s = parseInt(err.retryAfter, 10);
+      setFindStatus(`Too many searches. Try again${s > 0 ? ` in ${s} s` : ' in a moment'}.`);
+    } else {
+      setFindStatus(err.fields && err.fields.get('q') ? err.fields.get('q') : describe(err));
+    }
+  }
+}
+
+function resetFind() {
+  clearTimeout(search.timer);
+  search.seq++;
+  $('find-input').value = '';
+  $('find-results').replaceChildren();
+  setFindStatus('');
+  lastSeen.clear();
+  lastSeenAsked.clear();
+  clearInterval(lastSeenTimer);
+  lastSeenTimer = 0;
+}
+
+function startLastSeen() {
+  clearInterval(lastSeenTimer);
+  lastSeenTimer = setInterval(renderLastSeen, LAST_SEEN_REFRESH_MS);
+}
+
+function wireFind() {
+  $('find-input').addEventListener('input', onFindInput);
+  $('find-input').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && $('find-input').value) {
+      e.stopPropagation();
+      $('find-input').value = '';
+      onFindInput();
+    }
+  });
 }
 
 // ---------------------------------------------------------------- wiring
