@@ -152,7 +152,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	a.registerProcessMetrics()
 	a.httpMetrics = httpapi.NewMetrics(a.registry)
 	a.bus = stream.NewBus(a.rdb, a.logger, stream.WithBusMetrics(a.registry))
-	a.tracker = presence.NewTracker(a.rdb, cfg.Spec.Presence.TTL.D(), a.bus, a.logger)
+	a.tracker = presence.NewTracker(a.rdb, cfg.Spec.Presence.TTL.D(), a.bus, a.logger, presence.WithLastSeen(a.db.Users()))
 	a.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -124,9 +124,12 @@ func (a *App) apiRouter() http.Handler {
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
 
-	// A logout ends the session's streams on every pod.
+	// A logout ends the session's streams on every pod, and the user's
+	// presence at once.
 	authSvc = stream.EndStreamsOnLogout(authSvc, a.hub, a.bus, a.logger)
-	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry))
+	authSvc = presence.EndOnLogout(authSvc, a.tracker, a.logger)
+	// A user whose last stream closed goes offline after a short grace.
+	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry), stream.WithOnLastClose(a.tracker.StreamClosed))
 
 	r := a.baseRouter()
 	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))

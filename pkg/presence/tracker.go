@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,8 +24,21 @@ const (
 )
 
 // streamLease is how long a pod's report of an open stream counts; pods
-// renew it every streamLease/4 while the stream stays open.
+// renew it every renewEvery while the stream stays open, so a pod that
+// dies takes its users offline within the lease.
 const streamLease = 20 * time.Second
+
+// StreamCloseGrace is how long a user whose last stream closed still
+// counts as online: a page reload reconnects well within it, so nobody
+// flickers offline. The user is announced offline at the first sweep
+// after it (within StreamCloseGrace + sweep interval, about 7 s).
+const StreamCloseGrace = 5 * time.Second
+
+// renewEvery is how often pods renew the leases of their streams. It is
+// well under StreamCloseGrace: a pod whose stream closed cuts the user's
+// lease to the grace, and another pod where the user still has a stream
+// restores it before the grace runs out.
+const renewEvery = 2 * time.Second
 
 // OnlineUser is a user in the online list.
 type OnlineUser struct {
@@ -46,18 +60,43 @@ type Publisher interface {
 	Publish(ctx context.Context, env events.Envelope) error
 }
 
+// LastSeenStore keeps when users went offline beyond Redis (the
+// database): "last seen" for people who are offline. *storage.Users.
+type LastSeenStore interface {
+	SetLastSeen(ctx context.Context, ids []int, at time.Time) error
+}
+
 // Tracker keeps presence state in Redis.
 type Tracker struct {
-	rdb    redis.UniversalClient
-	ttl    time.Duration
-	pub    Publisher
-	logger *slog.Logger
-	now    func() time.Time
+	rdb      redis.UniversalClient
+	ttl      time.Duration
+	pub      Publisher
+	logger   *slog.Logger
+	now      func() time.Time
+	lastSeen LastSeenStore
+
+	// streamers are the users with a stream on this pod as they opened
+	// it: a user ended (logout of one session) while another session's
+	// stream stays open here is announced online again at the next renewal.
+	mu        sync.Mutex
+	streamers map[int]auth.Principal
+}
+
+// TrackerOption configures a Tracker.
+type TrackerOption func(*Tracker)
+
+// WithLastSeen records in store when each user goes offline.
+func WithLastSeen(store LastSeenStore) TrackerOption {
+	return func(t *Tracker) { t.lastSeen = store }
 }
 
 // NewTracker returns a tracker; ttl is spec.presence.ttl.
-func NewTracker(rdb redis.UniversalClient, ttl time.Duration, pub Publisher, logger *slog.Logger) *Tracker {
-	return &Tracker{rdb: rdb, ttl: ttl, pub: pub, logger: logger, now: time.Now}
+func NewTracker(rdb redis.UniversalClient, ttl time.Duration, pub Publisher, logger *slog.Logger, opts ...TrackerOption) *Tracker {
+	t := &Tracker{rdb: rdb, ttl: ttl, pub: pub, logger: logger, now: time.Now, streamers: map[int]auth.Principal{}}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
 }
 
 // markScript records activity in a ZSET and adds the user to the online
@@ -86,6 +125,70 @@ end
 return gone
 `)
 
+// closeScript starts the grace of a user whose last stream on one pod
+// closed: the stream lease and the heartbeat/login time are cut so that
+// both lapse at ARGV[2] (never lengthened). Another pod where the user
+// still has a stream restores the lease at its next renewal.
+var closeScript = redis.NewScript(`
+local lease = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if lease and tonumber(lease) > tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+end
+local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if seen and tonumber(seen) > tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+end
+return 0
+`)
+
+// endScript takes a user offline at once; it returns 1 when the user was
+// online (and so is to be announced offline).
+var endScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[3], ARGV[1])
+`)
+
+// StreamClosed records that p's last stream on this pod ended: p stays
+// online for StreamCloseGrace, then goes offline unless a stream is open
+// on another pod or one reopens. A heartbeat-only client of the same user
+// keeps it online again from its next heartbeat.
+func (t *Tracker) StreamClosed(ctx context.Context, p auth.Principal) error {
+	t.mu.Lock()
+	delete(t.streamers, p.UserID)
+	t.mu.Unlock()
+	until := t.now().Add(StreamCloseGrace)
+	if err := closeScript.Run(ctx, t.rdb, []string{keySeen, keyStreams}, p.UserID, until.UnixMilli(), until.Add(-t.ttl).UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("presence: stream closed: %w", err)
+	}
+	return nil
+}
+
+// End takes p offline at once on every pod (logout): it is announced
+// offline and its last-seen time recorded. If p still has a stream of
+// another session open, its pod announces p online again within
+// renewEvery.
+func (t *Tracker) End(ctx context.Context, p auth.Principal) error {
+	removed, err := endScript.Run(ctx, t.rdb, []string{keySeen, keyStreams, keyOnline}, p.UserID).Int()
+	if err != nil {
+		return fmt.Errorf("presence: end: %w", err)
+	}
+	if removed == 0 {
+		return nil
+	}
+	t.recordLastSeen(ctx, []int{p.UserID})
+	return t.announce(ctx, events.UserRef{Usercode: p.Usercode, Username: p.Username}, false)
+}
+
+func (t *Tracker) recordLastSeen(ctx context.Context, ids []int) {
+	if t.lastSeen == nil || len(ids) == 0 {
+		return
+	}
+	if err := t.lastSeen.SetLastSeen(ctx, ids, t.now()); err != nil {
+		t.logger.WarnContext(ctx, "recording last seen", "users", len(ids), "err", err)
+	}
+}
+
 // Touch records a heartbeat or login of p.
 func (t *Tracker) Touch(ctx context.Context, p auth.Principal) error {
 	return t.mark(ctx, keySeen, p, t.now())
@@ -93,6 +196,9 @@ func (t *Tracker) Touch(ctx context.Context, p auth.Principal) error {
 
 // StreamOpened records that p has an open stream on this pod.
 func (t *Tracker) StreamOpened(ctx context.Context, p auth.Principal) error {
+	t.mu.Lock()
+	t.streamers[p.UserID] = p
+	t.mu.Unlock()
 	return t.mark(ctx, keyStreams, p, t.now().Add(streamLease))
 }
 
@@ -126,6 +232,36 @@ func (t *Tracker) RenewStreams(ctx context.Context, userIDs []int) error {
 	if err := t.rdb.ZAddGT(ctx, keyStreams, members...).Err(); err != nil {
 		return fmt.Errorf("presence: renew stream leases: %w", err)
 	}
+	return t.restore(ctx, userIDs)
+}
+
+// restore announces online again the users with a stream here whom a
+// logout of another session took offline (End).
+func (t *Tracker) restore(ctx context.Context, userIDs []int) error {
+	online, err := t.OnlineAmong(ctx, userIDs)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	var back []auth.Principal
+	connected := make(map[int]bool, len(userIDs))
+	for i, id := range userIDs {
+		connected[id] = true
+		if p, ok := t.streamers[id]; ok && !online[i] {
+			back = append(back, p)
+		}
+	}
+	for id := range t.streamers {
+		if !connected[id] {
+			delete(t.streamers, id)
+		}
+	}
+	t.mu.Unlock()
+	for _, p := range back {
+		if err := t.mark(ctx, keyStreams, p, t.now().Add(streamLease)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -136,12 +272,19 @@ func (t *Tracker) Sweep(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("presence: sweep: %w", err)
 	}
+	recs := make([]onlineRecord, 0, len(gone))
+	ids := make([]int, 0, len(gone))
 	for _, g := range gone {
 		var rec onlineRecord
 		if json.Unmarshal([]byte(g), &rec) == nil {
-			if err := t.announce(ctx, events.UserRef{Usercode: rec.Usercode, Username: rec.Username}, false); err != nil {
-				return err
-			}
+			recs = append(recs, rec)
+			ids = append(ids, rec.ID)
+		}
+	}
+	t.recordLastSeen(ctx, ids)
+	for _, rec := range recs {
+		if err := t.announce(ctx, events.UserRef{Usercode: rec.Usercode, Username: rec.Username}, false); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -224,8 +367,10 @@ func (t *Tracker) OnlineIDs(ctx context.Context) ([]int, error) {
 // Run renews this pod's stream leases and sweeps until ctx ends.
 // connected reports the users with a stream on this pod.
 func (t *Tracker) Run(ctx context.Context, connected func() []int) {
-	sweepEvery := min(max(t.ttl/6, time.Second), 5*time.Second)
-	renew := time.NewTicker(streamLease / 4)
+	// Sweeps come often enough that a closed stream is offline within
+	// StreamCloseGrace + 2 s, and a lapsed heartbeat within ttl + ttl/6.
+	sweepEvery := min(max(t.ttl/6, 500*time.Millisecond), 2*time.Second)
+	renew := time.NewTicker(renewEvery)
 	sweep := time.NewTicker(sweepEvery)
 	defer renew.Stop()
 	defer sweep.Stop()

@@ -22,6 +22,8 @@ type Handler struct {
 	pingEvery time.Duration
 	origins   httpapi.Origins
 	onOpen    func(context.Context, auth.Principal) error
+	// onLastClose runs when a user's last stream on this pod has ended.
+	onLastClose func(context.Context, auth.Principal) error
 	// maxPerUser caps one user's streams on this pod; 0: no cap.
 	maxPerUser int
 	// writeErrors counts failed writes by transport (WithHandlerMetrics).
@@ -35,6 +37,13 @@ type HandlerOption func(*Handler)
 // user more than n open streams on this pod (spec.http.maxStreamsPerUser).
 func WithMaxStreamsPerUser(n int) HandlerOption {
 	return func(h *Handler) { h.maxPerUser = n }
+}
+
+// WithOnLastClose runs fn when a stream ends and its user has no other
+// stream left on this pod (presence starts the user's offline grace).
+// fn must not block for long: it runs as the stream's goroutine ends.
+func WithOnLastClose(fn func(context.Context, auth.Principal) error) HandlerOption {
+	return func(h *Handler) { h.onLastClose = fn }
 }
 
 // NewHandler returns the stream handlers. allowedOrigins are the extra
@@ -116,5 +125,19 @@ func (h *Handler) opened(ctx context.Context, p auth.Principal) {
 	if err := h.onOpen(ctx, p); err != nil {
 		// Presence is best effort: the stream is worth more than the dot.
 		h.logger.WarnContext(ctx, "presence on stream open", "user_id", p.UserID, "err", err)
+	}
+}
+
+// closed runs onLastClose when p's last stream on this pod has ended. Two
+// streams ending at once may both run it; a stream opening meanwhile
+// renews presence at the next lease renewal, well within the grace.
+func (h *Handler) closed(p auth.Principal) {
+	if h.onLastClose == nil || h.hub.connected(p.UserID) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := h.onLastClose(ctx, p); err != nil {
+		h.logger.Warn("presence on stream close", "user_id", p.UserID, "err", err)
 	}
 }

@@ -110,6 +110,13 @@ func (h *Hub) ConnectedUsers() []int {
 	return ids
 }
 
+// connected reports whether userID has a connection on this pod.
+func (h *Hub) connected(userID int) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.users[userID]) > 0
+}
+
 // Len is the number of open connections on this pod.
 func (h *Hub) Len() int { return int(h.total.Load()) }
 

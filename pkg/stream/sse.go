@@ -102,6 +102,7 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	h.opened(r.Context(), p)
+	defer h.closed(p)
 	err := h.hub.serve(ctx, p.UserID, transportSSE, from, h.countWrites(ctx, transportSSE, s), h.replay, h.pingEvery)
 	if err != nil && ctx.Err() == nil {
 		h.logger.DebugContext(r.Context(), "sse ended", "user_id", p.UserID, "err", err)

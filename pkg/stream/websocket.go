@@ -196,6 +196,8 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 			ended <- readLoop(conn, reader, sink.pongs, 2*h.pingEvery+10*time.Second)
 			cancel()
 		}()
+		// After the connection is closed, presence hears of it.
+		defer h.closed(p)
 		err := h.hub.serve(ctx, p.UserID, transportWS, from, h.countWrites(ctx, transportWS, sink), h.replay, h.pingEvery)
 		if err != nil && ctx.Err() == nil {
 			h.logger.Debug("websocket ended", "user_id", p.UserID, "err", err)
