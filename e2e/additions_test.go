@@ -331,6 +331,9 @@ func TestChat_HiddenTabTitleAndNotifications(t *testing.T) {
 			t.Errorf("notification %d = %q / %q, want %q / %q", i, got[i].Title, got[i].Body, want[i].Title, want[i].Body)
 		}
 	}
+	// Clicking amy's notification opens her conversation.
+	ben.eval(`(() => { window.__e2eNotes[0].onclick(); return true; })()`)
+	ben.waitFor("the conversation with amy", `document.querySelector('[data-testid=conv-title]').textContent.includes('amy')`)
 	ben.setHidden(false)
 	ben.waitFor("the plain title once visible", `document.title === 'messager'`)
 	ben.waitFor("the notifications to close", `window.__e2eNotes.every(n => n.closed)`)
@@ -554,3 +557,36 @@ func TestChat_FindPeopleWhoAreOffline(t *testing.T) {
 	}
 }
 
+// TestChat_RecentShowsLastSeen: when a person ben has written to signs out,
+// they move to Recent with "last seen just now" at once (presence event), and
+// after a reload the page looks the time up.
+func TestChat_RecentShowsLastSeen(t *testing.T) {
+	srv := startServer(t)
+	eve := registerAPI(t, srv.URL, "eve", password)
+	browser := newBrowser(t)
+	ben := newPage(t, browser, "ben")
+	ben.open(srv.URL)
+	ben.register("ben", password)
+	ben.waitLive()
+	ben.waitOnline(eve.user.Usercode)
+	ben.must("clicking eve", clickCSS(userSel(eve.user.Usercode)))
+	ben.waitFor("eve as recipient", `document.querySelector('[data-testid=recipient-select]').value === `+jsString(eve.user.Usercode))
+	bye := "see you tomorrow eve"
+	ben.compose(bye)
+	ben.pressEnter()
+	ben.waitMine(bye)
+	if code := eve.do(t, "POST", "/api/v1/auth/logout", nil, nil); code >= 300 {
+		t.Fatalf("eve logout: %d", code)
+	}
+	ben.waitFor("eve in Recent with last seen", `(() => { const e = document.querySelector(`+jsString(recentSel(eve.user.Usercode)+` [data-testid=last-seen]`)+`); return e && `+lastSeenRecentRE+`.test(e.textContent); })()`)
+	ben.must("back to all messages", clickCSS(`[data-testid=show-all]`))
+	ben.shoot("recent-last-seen-desktop", 1280, 800)
+	ben.shootPhoneSidebar("recent-last-seen-phone")
+
+	// After a reload the page looks last seen up.
+	ben.reload()
+	ben.waitFor("eve's last seen after a reload", `(() => { const e = document.querySelector(`+jsString(recentSel(eve.user.Usercode)+` [data-testid=last-seen]`)+`); return e && `+lastSeenRecentRE+`.test(e.textContent); })()`)
+	if ex := ben.Exceptions(); len(ex) > 0 {
+		t.Errorf("uncaught exceptions in the page: %v", ex)
+	}
+}
