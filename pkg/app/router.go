@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -60,12 +61,24 @@ func (a *App) opsRouter() http.Handler {
 	return r
 }
 
-// ready answers 200 only when the database and Redis both answer.
+// ready answers 200 only when the database and Redis both answer and the
+// database has the schema this binary uses: a database never migrated
+// would answer, then fail every request.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	var down []string
-	if err := a.db.Ping(ctx); err != nil {
+	err := a.db.Ping(ctx)
+	if err == nil {
+		err = a.db.CheckSchema(ctx)
+	}
+	switch {
+	case errors.Is(err, storage.ErrNotMigrated):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, "not ready: database not migrated; run `messager migrate` (or start with --migrate)")
+		p.RetryAfter = 5 * time.Second
+		httpapi.WriteProblem(w, r, p)
+		return
+	case err != nil:
 		down = append(down, "database")
 	}
 	if err := a.rdb.Ping(ctx).Err(); err != nil {

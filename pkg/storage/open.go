@@ -33,6 +33,8 @@ type DB struct {
 	Ent     *ent.Client
 	SQL     *sql.DB
 	Dialect string
+	// schema caches a complete schema (CheckSchema).
+	schema schemaChecked
 }
 
 // OpenOption configures Open.
