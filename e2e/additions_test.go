@@ -586,6 +586,11 @@ func TestChat_RecentShowsLastSeen(t *testing.T) {
 	// After a reload the page looks last seen up.
 	ben.reload()
 	ben.waitFor("eve's last seen after a reload", `(() => { const e = document.querySelector(`+jsString(recentSel(eve.user.Usercode)+` [data-testid=last-seen]`)+`); return e && `+lastSeenRecentRE+`.test(e.textContent); })()`)
+
+	// Five minutes later (the page's clock moved on) it reads "5 min ago".
+	ben.eval(`(() => { const now = Date.now; Date.now = () => now() + 5 * 60 * 1000; return true; })()`)
+	ben.must("opening the conversation with eve", clickCSS(recentSel(eve.user.Usercode)))
+	ben.waitFor("last seen 5 min ago", `/^last seen [5-9] min ago$/.test(document.querySelector(`+jsString(recentSel(eve.user.Usercode)+` [data-testid=last-seen]`)+`).textContent)`)
 	if ex := ben.Exceptions(); len(ex) > 0 {
 		t.Errorf("uncaught exceptions in the page: %v", ex)
 	}
