@@ -149,6 +149,7 @@ async function onLogin(e) {
     try {
       const res = await api('POST', '/api/v1/auth/login', { username, password });
       form.reset();
+      if (followNext(res.user)) return;
       await enterChat(res.user, false);
     } catch (err) {
       showApiErrors('login', form, err);
@@ -173,6 +174,7 @@ async function onRegister(e) {
     try {
       const res = await api('POST', '/api/v1/auth/login', { username, password });
       form.reset();
+      if (followNext(res.user)) return;
       await enterChat(res.user, true);
     } catch (err) {
       setFormError('register', `Your account was created, but signing in failed: ${describe(err)}`);
@@ -188,12 +190,49 @@ function showAuth(notice) {
   $('login-username').focus();
 }
 
+// ---------------------------------------------------------------- sign-in redirect and admin link (issue 13, item 6)
+
+// nextPath is where ?next= asks to go after signing in, if that is a path of
+// this site under /monitoring/ (where the server sends a signed-out browser);
+// anything else, an absolute or scheme-relative URL above all, is ignored.
+function nextPath() {
+  const raw = new URLSearchParams(location.search).get('next') || '';
+  if (!raw.startsWith('/monitoring/') || raw.includes('\\')) return '';
+  let u;
+  try { u = new URL(raw, location.origin); } catch { return ''; }
+  if (u.origin !== location.origin || !u.pathname.startsWith('/monitoring/')) return '';
+  return u.pathname + u.search + u.hash;
+}
+
+// followNext goes to ?next= after a sign-in and says whether it did. A user
+// the server says is not an admin stays in the chat with a note instead of
+// landing on a "forbidden" page.
+function followNext(user) {
+  const next = nextPath();
+  if (!next) return false;
+  history.replaceState(null, '', '/');
+  if (user && user.admin === false) {
+    pendingNotice = 'Monitoring is only for admins, and your account is not one.';
+    return false;
+  }
+  location.assign(next);
+  return true;
+}
+let pendingNotice = '';
+
+// renderAdminLink shows the header's Monitoring link to admins only.
+function renderAdminLink(user) {
+  $('monitoring-link').hidden = !(user && user.admin === true);
+}
+
 // ---------------------------------------------------------------- chat lifecycle
 
 async function enterChat(user, welcome) {
   resetChat();
   const session = state.session;
   state.me = user;
+  renderAdminLink(user);
+  if (pendingNotice) { alertComposer(pendingNotice); pendingNotice = ''; }
   state.names.set(user.usercode, user.username);
   $('me-name').textContent = user.username;
   $('me-usercode').textContent = user.usercode;
@@ -229,6 +268,7 @@ async function enterChat(user, welcome) {
   state.heartbeat = setInterval(tick, HEARTBEAT_MS);
   heartbeat();
   $('composer-input').focus();
+  attributeUnread(session);
 }
 
 function resetChat() {
@@ -251,6 +291,8 @@ function resetChat() {
   state.online.clear();
   state.names.clear();
   state.view = '';
+  stopReadTracking();
+  renderAdminLink(null);
   $('message-items').replaceChildren();
   $('composer-input').value = '';
   $('recipient').value = '';
@@ -378,6 +420,7 @@ function onEvent(ev) {
       if (ev.reader.username) state.names.set(ev.reader.usercode, ev.reader.username);
       const m = state.messages.get(id);
       if (m) renderTick(m);
+      if (state.me && ev.reader.usercode === state.me.usercode) readElsewhere(id);
       break;
     }
     default:
@@ -455,6 +498,37 @@ async function loadUnread(session) {
   }
 }
 
+// attributeUnread loads older history while the server counts unread
+// messages that the loaded pages do not hold, so each one shows under its
+// person in the sidebar; past ATTRIBUTE_PAGES pages the rest is "earlier".
+const ATTRIBUTE_PAGES = 40;
+async function attributeUnread(session) {
+  for (let pages = 0; pages < ATTRIBUTE_PAGES;) {
+    if (session !== state.session || state.unreadOlder <= 0 || state.historyDone || !state.nextBefore) return;
+    if (state.loadingOlder) {
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    await loadOlder();
+    pages++;
+  }
+}
+
+// readElsewhere: one of my other tabs or devices read message id.
+function readElsewhere(id) {
+  const m = state.messages.get(id);
+  if (m && !isMine(m)) {
+    if (!m.read_at && !state.readsSent.has(id)) {
+      m.read_at = new Date().toISOString();
+      renderUnreadMark(m);
+      renderBadges();
+    }
+  } else if (!m && state.unreadOlder > 0) {
+    state.unreadOlder--;
+    renderBadges();
+  }
+}
+
 // ---------------------------------------------------------------- messages
 
 const isMine = (m) => state.me && m.sender && m.sender.usercode === state.me.usercode;
@@ -502,6 +576,7 @@ function addMessage(m, { seen }) {
   state.nodes.set(msg.id, li);
   const next = state.ids[lo + 1];
   $('message-items').insertBefore(li, next ? state.nodes.get(next) : null);
+  trackRead(li, msg);
 }
 
 function displayName(code) {
@@ -529,12 +604,12 @@ function renderMessage(m) {
     dataset: { testid: 'message', id: m.id, kind, sender: m.sender.usercode, peer: peerOf(m) },
   },
   h('div', { class: 'meta' },
-    h('span', { class: 'sender', dataset: { testid: 'message-sender' }, text: mine ? `${m.sender.username} (you)` : m.sender.username }),
+    h('span', { class: 'sender', dir: 'auto', dataset: { testid: 'message-sender' }, text: mine ? `${m.sender.username} (you)` : m.sender.username }),
     h('code', { class: 'usercode', dataset: { testid: 'message-usercode' }, text: m.sender.usercode }),
     h('span', { class: `kind kind-${kind}`, dataset: { testid: 'message-kind' }, text: kindText }),
     h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString(), dataset: { testid: 'message-time' }, text: formatTime(m.created_at) }),
   ),
-  h('p', { class: 'body', dataset: { testid: 'message-body' }, text: m.body }),
+  h('p', { class: 'body', dir: 'auto', dataset: { testid: 'message-body' }, text: m.body }),
   );
   if (mine) li.append(h('span', { class: 'tick', dataset: { testid: 'read-tick' } }));
   else li.append(h('span', { class: 'unread-mark', dataset: { testid: 'unread-mark' }, text: 'New' }));
@@ -570,6 +645,7 @@ function renderUnreadMark(m) {
 
 function inView(m) {
   if (!state.view) return true;
+  if (state.view === EVERYONE) return !!m.broadcast;
   return peerOf(m) === state.view;
 }
 
@@ -580,7 +656,9 @@ function applyFilter(li, m) {
 // afterNewMessages refreshes everything that depends on the message set.
 function afterNewMessages(live) {
   const list = $('messages');
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+  // Measured before this batch was drawn (pinnedToBottom), since a tall new
+  // message alone would put the reader "far" from the bottom.
+  const nearBottom = pinnedToBottom || list.scrollHeight - list.scrollTop - list.clientHeight < 120;
   renderHistoryEdge();
   renderBadges();
   renderRecent();
@@ -602,36 +680,96 @@ function renderHistoryEdge() {
   $('history-start').hidden = !state.historyDone || state.messages.size === 0;
 }
 
+// pinnedToBottom: the reader was at the end of the list at their last
+// scroll, so new messages keep it there.
+let pinnedToBottom = true;
+
 function scrollToBottom() {
   const list = $('messages');
   list.scrollTop = list.scrollHeight;
+  pinnedToBottom = true;
   $('jump-new').hidden = true;
   markVisibleRead();
 }
 
 // ---------------------------------------------------------------- read receipts
 
+// Read tracking (issue 13, item 3): an IntersectionObserver on each unread
+// received message keeps onScreen, the ids that are really on screen now; a
+// message counts as read only after it stayed there READ_DWELL_MS while the
+// tab was visible and focused. Rendering a message never marks it read.
+const READ_DWELL_MS = 700;
+const onScreen = new Set();
+let readObserver = null;
+let readTimer = 0;
+
+// pageActive: the person can see the page: tab shown and window focused.
+function pageActive() {
+  return document.visibilityState === 'visible' && document.hasFocus() && !$('chat-view').hidden;
+}
+
+function readTracker() {
+  if (!readObserver) {
+    readObserver = new IntersectionObserver(onReadIntersect, {
+      root: $('messages'), threshold: [0, 0.25, 0.5, 0.6, 0.75, 1],
+    });
+  }
+  return readObserver;
+}
+
+// trackRead starts watching a received, unread message's element.
+function trackRead(li, m) {
+  if (isUnread(m)) readTracker().observe(li);
+}
+
+function stopReadTracking() {
+  if (readObserver) readObserver.disconnect();
+  readObserver = null;
+  onScreen.clear();
+  clearTimeout(readTimer);
+  readTimer = 0;
+}
+
+function onReadIntersect(entries) {
+  for (const e of entries) {
+    const root = e.rootBounds;
+    // Most of the message, or for a tall one, half the list's height.
+    const enough = e.isIntersecting && (e.intersectionRatio >= 0.6
+      || (root && e.intersectionRect.height >= root.height * 0.5));
+    if (enough) onScreen.add(e.target.dataset.id); else onScreen.delete(e.target.dataset.id);
+  }
+  markVisibleRead();
+}
+
 /**
- * markVisibleRead marks as read each received message that is actually on
- * screen while the tab is visible: that is what "read" means to the sender.
+ * markVisibleRead marks as read, after the dwell time, each received message
+ * that is on screen while the page is shown and focused: that is what "read"
+ * means to the sender. Called on scroll, focus and visibility changes.
  */
 function markVisibleRead() {
-  if (!state.me || document.visibilityState !== 'visible' || $('chat-view').hidden) return;
-  const box = $('messages').getBoundingClientRect();
-  if (box.height <= 0) return;
-  for (const m of state.messages.values()) {
-    if (!isUnread(m)) continue;
-    const li = state.nodes.get(m.id);
-    if (!li || li.hidden) continue;
-    const r = li.getBoundingClientRect();
-    const visible = Math.min(r.bottom, box.bottom) - Math.max(r.top, box.top);
-    if (r.height > 0 && visible >= Math.min(r.height * 0.6, box.height * 0.5)) markRead(m);
+  if (!state.me || !onScreen.size || !pageActive()) {
+    clearTimeout(readTimer);
+    readTimer = 0;
+    return;
   }
+  if (readTimer) return;
+  readTimer = setTimeout(() => {
+    readTimer = 0;
+    if (!state.me || !pageActive()) return;
+    for (const id of [...onScreen]) {
+      const m = state.messages.get(id);
+      const li = state.nodes.get(id);
+      if (m && li && !li.hidden && isUnread(m)) markRead(m);
+    }
+  }, READ_DWELL_MS);
 }
 
 async function markRead(m) {
   const session = state.session;
   state.readsSent.add(m.id);
+  onScreen.delete(m.id);
+  const li = state.nodes.get(m.id);
+  if (li && readObserver) readObserver.unobserve(li);
   renderUnreadMark(m);
   renderBadges();
   try {
@@ -642,6 +780,7 @@ async function markRead(m) {
     if (err.status === 0 || err.status >= 500) {
       // Not recorded: try again next time it is seen.
       state.readsSent.delete(m.id);
+      if (li) trackRead(li, m);
       renderUnreadMark(m);
       renderBadges();
     }
@@ -650,23 +789,48 @@ async function markRead(m) {
 
 // ---------------------------------------------------------------- sidebar
 
-function renderBadges() {
-  const total = state.unreadOlder + countUnread();
-  const t = $('unread-total');
-  t.textContent = String(total);
-  t.hidden = total === 0;
-  t.setAttribute('aria-label', `${total} unread`);
-  const tb = document.querySelector('[data-testid="toggle-unread"]');
-  const dm = countUnread((m) => !m.broadcast);
-  tb.textContent = String(dm);
-  tb.hidden = dm === 0;
-  for (const b of document.querySelectorAll('.people .badge')) {
-    const code = b.closest('[data-usercode]').dataset.usercode;
-    const n = countUnread((m) => !m.broadcast && m.sender.usercode === code);
-    b.textContent = String(n);
-    b.hidden = n === 0;
-    b.setAttribute('aria-label', `${n} unread`);
+/**
+ * unreadCounts is the one place unread numbers come from (issue 13, item 3):
+ * the server's count at sign-in, of which unreadOlder is the part beyond the
+ * loaded history, plus the loaded messages, which live events add to and
+ * reads take from. total is always the sum of the parts the sidebar shows.
+ */
+function unreadCounts() {
+  const byPeer = new Map();
+  let direct = 0;
+  let broadcast = 0;
+  for (const m of state.messages.values()) {
+    if (!isUnread(m)) continue;
+    if (m.broadcast) {
+      broadcast++;
+    } else {
+      direct++;
+      byPeer.set(m.sender.usercode, (byPeer.get(m.sender.usercode) || 0) + 1);
+    }
   }
+  const earlier = state.unreadOlder;
+  return { byPeer, broadcast, earlier, total: direct + broadcast + earlier };
+}
+
+function setBadge(b, n) {
+  b.textContent = String(n);
+  b.hidden = n === 0;
+  b.setAttribute('aria-label', `${n} unread`);
+}
+
+function renderBadges() {
+  const c = unreadCounts();
+  setBadge($('unread-total'), c.total);
+  // The phone's sidebar button carries the same total: it opens the sidebar
+  // where every one of those messages has its badge.
+  setBadge(document.querySelector('[data-testid="toggle-unread"]'), c.total);
+  setBadge($('everyone-unread'), c.broadcast);
+  for (const b of document.querySelectorAll('.people [data-testid=user-unread]')) {
+    setBadge(b, c.byPeer.get(b.closest('[data-usercode]').dataset.usercode) || 0);
+  }
+  const e = $('unread-earlier');
+  e.hidden = c.earlier === 0;
+  e.textContent = c.earlier ? `${c.earlier} more unread in older history` : '';
 }
 
 function personItem(u, online) {
@@ -705,7 +869,7 @@ function renderRecent() {
     const p = peerOf(m);
     if (p && !state.online.has(p)) codes.add(p);
   }
-  if (state.view && !state.online.has(state.view)) codes.add(state.view);
+  if (state.view && state.view !== EVERYONE && !state.online.has(state.view)) codes.add(state.view);
   const items = [...codes].sort().map((c) => personItem({ usercode: c, username: displayName(c) }, false));
   $('recent-list').replaceChildren(...items);
   $('recent-title').hidden = items.length === 0;
@@ -769,11 +933,28 @@ function openConversation(code) {
   $('composer-input').focus();
 }
 
+// EVERYONE is the view of broadcasts only (the sidebar's "Everyone" row).
+const EVERYONE = '@all';
+
 function setView(code) {
   state.view = code || '';
-  $('conv-title').textContent = state.view ? `Conversation with ${displayName(state.view)} (${state.view})` : 'All messages';
+  renderConvTitle();
   $('show-all').hidden = !state.view;
   renderView();
+}
+
+// renderConvTitle names the conversation by the person's name, the usercode
+// after it, so a narrow screen cuts the code before it cuts the name.
+function renderConvTitle() {
+  const t = $('conv-title');
+  if (!state.view) { t.textContent = 'All messages'; return; }
+  if (state.view === EVERYONE) { t.textContent = 'Everyone (broadcasts)'; return; }
+  t.replaceChildren(
+    h('span', { class: 'visually-hidden' }, 'Conversation with '),
+    h('span', { class: 'conv-name', dataset: { testid: 'conv-name' } }, displayName(state.view)),
+    ' ',
+    h('code', { class: 'usercode conv-code' }, state.view),
+  );
 }
 
 function renderView() {
@@ -818,14 +999,37 @@ function alertComposer(msg) {
   p.hidden = false;
 }
 
+// bodyLimit is the server's limit in characters (code points, as it counts).
+function bodyLimit() {
+  return Number($('composer-input').dataset.maxLength) || 1000;
+}
+
+// bodyLength counts code points, as the server does, not UTF-16 units.
+function bodyLength(s) {
+  return [...s].length;
+}
+
+// updateCounter shows the length against the limit. Nothing cuts the text:
+// a paste over the limit stays whole, the counter and an error say by how
+// much it is over, and send() refuses it until it is shortened.
 function updateCounter() {
   const ta = $('composer-input');
-  const max = ta.maxLength > 0 ? ta.maxLength : 1000;
-  const n = ta.value.length;
+  const max = bodyLimit();
+  const n = bodyLength(ta.value);
   const c = $('char-counter');
   c.textContent = `${n}/${max}`;
-  c.classList.toggle('near', n >= max * 0.9);
-  c.classList.toggle('full', n >= max);
+  c.classList.toggle('near', n >= max * 0.9 && n <= max);
+  c.classList.toggle('full', n > max);
+  const err = $('composer-length-error');
+  const over = n > max;
+  if (over) {
+    err.textContent = `Too long to send: ${n} characters, the limit is ${max}. Remove ${n - max} to send it.`;
+    ta.setAttribute('aria-invalid', 'true');
+  } else if (!err.hidden) {
+    err.textContent = '';
+    ta.removeAttribute('aria-invalid');
+  }
+  err.hidden = !over;
 }
 
 // recipient returns the usercode to send to ('' for everyone), or null after
@@ -865,6 +1069,11 @@ async function send() {
   const body = ta.value;
   if (!body.trim()) {
     alertComposer('Write something first.');
+    ta.focus();
+    return;
+  }
+  if (bodyLength(body) > bodyLimit()) {
+    updateCounter(); // the length error next to the text says what to do
     ta.focus();
     return;
   }
@@ -1411,6 +1620,7 @@ function wire() {
   $('sign-out').addEventListener('click', signOut);
   $('welcome-close').addEventListener('click', () => { $('welcome').hidden = true; $('composer-input').focus(); });
   $('show-all').addEventListener('click', () => setView(''));
+  $('everyone-view').addEventListener('click', () => { setView(EVERYONE); closeSidebar(); });
   $('sidebar-toggle').addEventListener('click', () => {
     if (!closeSidebar()) openSidebar();
   });
@@ -1472,16 +1682,20 @@ function wire() {
     requestAnimationFrame(() => {
       scheduled = false;
       if (list.scrollTop < 80) loadOlder();
-      if (list.scrollHeight - list.scrollTop - list.clientHeight < 40) $('jump-new').hidden = true;
+      pinnedToBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      if (pinnedToBottom) $('jump-new').hidden = true;
       markVisibleRead();
     });
   });
   $('load-older').addEventListener('click', loadOlder);
   $('jump-new').addEventListener('click', scrollToBottom);
   window.addEventListener('resize', () => markVisibleRead());
+  // Reading waits for the tab to be shown and focused (see markVisibleRead).
+  window.addEventListener('focus', () => markVisibleRead());
+  window.addEventListener('blur', () => markVisibleRead());
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState !== 'visible' || !state.stream) return;
     markVisibleRead();
+    if (document.visibilityState !== 'visible' || !state.stream) return;
     state.stream.retryNow();
   });
   window.addEventListener('online', () => { if (state.stream) state.stream.retryNow(); });
