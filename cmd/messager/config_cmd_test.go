@@ -86,3 +86,17 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("%q %v", out, err)
 	}
 }
+
+// `messager version` reports the build info, never the old "dev"
+// placeholder: "devel" for a build without module version (go test, a
+// build with -buildvcs=false), else the version Go stamped.
+func TestVersion_ComesFromTheBuildInfo(t *testing.T) {
+	out, _, err := run(t, "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.Fields(strings.TrimPrefix(out, "messager "))
+	if len(v) == 0 || v[0] == "dev" || (v[0] != "devel" && !strings.HasPrefix(v[0], "v")) {
+		t.Fatalf("version %q, want devel or a module version", out)
+	}
+}

@@ -116,7 +116,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if a.stopTelemetry, err = telemetry.Setup(ctx, cfg.Spec.Observability.Tracing, "messager-"+string(o.Mode), version.Version); err != nil {
+	if a.stopTelemetry, err = telemetry.Setup(ctx, cfg.Spec.Observability.Tracing, "messager-"+string(o.Mode), version.Number()); err != nil {
 		return nil, err
 	}
 
@@ -160,7 +160,6 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 	if o.Mode != ModeWorker {
-		a.logAdmins(ctx)
 		if cfg.Spec.HTTP.TrustForwardedFor {
 			a.logger.Warn("spec.http.trustForwardedFor is deprecated: set spec.http.trustedProxies to the number of proxies in front of messager", "trustedProxies", cfg.Spec.HTTP.ProxyHops())
 		}
@@ -308,7 +307,28 @@ func (a *App) Start() error {
 		}
 	}()
 	a.logger.Info("messager started", "mode", string(a.opts.Mode), "addr", ln.Addr().String())
+	if a.hub != nil {
+		// What someone who just ran `messager all` needs next.
+		a.logger.Info("open the chat in a browser", "url", ChatURL(ln.Addr()))
+		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.logAdmins(actx)
+		acancel()
+	}
 	return nil
+}
+
+// ChatURL is the address a browser on this machine opens to reach a
+// server listening on addr: "http://localhost:8080" for ":8080" or
+// "0.0.0.0:8080" (every interface), else the address itself.
+func ChatURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Addr is the address the HTTP server listens on.
@@ -403,7 +423,12 @@ func (a *App) Run(ctx context.Context) error {
 type asynqLogger struct{ l *slog.Logger }
 
 func (l asynqLogger) Debug(args ...any) { l.l.Debug(fmt.Sprint(args...)) }
-func (l asynqLogger) Info(args ...any)  { l.l.Info(fmt.Sprint(args...)) }
+
+// Info is demoted to debug: asynq says "Starting processing" and how to
+// signal it once per server (a worker runs several, see dequeuers), and
+// the signals it names are messager's to handle. "messager started" says
+// the worker runs.
+func (l asynqLogger) Info(args ...any)  { l.l.Debug(fmt.Sprint(args...)) }
 func (l asynqLogger) Warn(args ...any)  { l.l.Warn(fmt.Sprint(args...)) }
 func (l asynqLogger) Error(args ...any) { l.l.Error(fmt.Sprint(args...)) }
 func (l asynqLogger) Fatal(args ...any) { l.l.Error(fmt.Sprint(args...)) }

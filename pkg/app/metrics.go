@@ -28,7 +28,7 @@ import (
 func (a *App) registerProcessMetrics() {
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "messager_build_info", Help: "1, labelled with the version, VCS revision and Go version of the running binary.",
-		ConstLabels: prometheus.Labels{"version": version.Version, "revision": version.Revision(), "goversion": runtime.Version()},
+		ConstLabels: prometheus.Labels{"version": version.Number(), "revision": version.Revision(), "goversion": runtime.Version()},
 	})
 	build.Set(1)
 	a.registry.MustRegister(build,
