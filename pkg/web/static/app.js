@@ -1677,12 +1677,14 @@ function wire() {
   const list = $('messages');
   let scheduled = false;
   list.addEventListener('scroll', () => {
+    // At once, not in the frame below: a message arriving before that frame
+    // must see where the reader is now.
+    pinnedToBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
       if (list.scrollTop < 80) loadOlder();
-      pinnedToBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       if (pinnedToBottom) $('jump-new').hidden = true;
       markVisibleRead();
     });
