@@ -74,6 +74,11 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 
 	q := &sequencer{}
 	if err := h.start(ctx, c, s, replay, q, from); err != nil {
+		if ctx.Err() != nil {
+			// The client left or broke the protocol while the stream
+			// started: whoever ended ctx says why (e.g. close 1002).
+			return nil
+		}
 		s.closeWith(closeGoingAway)
 		return err
 	}
