@@ -104,6 +104,7 @@ func TestChat_LinksAreClickableOnlyForHTTP(t *testing.T) {
 	if after, _ := evalJS[string](amy, `document.querySelector('[data-testid=recipient-select]').value`); after != before {
 		t.Errorf("clicking a link changed the recipient from %q to %q", before, after)
 	}
+	amy.axeLightDark("links")
 	amy.shoot("links-desktop", 1280, 800)
 	amy.shoot("links-phone", 360, 740)
 	amy.must("desktop viewport", desktop())
@@ -172,6 +173,7 @@ func TestChat_ReplyQuotesAndGoesToTheSender(t *testing.T) {
 	}
 
 	ben.must("typing the reply", chromedp.SendKeys(chromedp.CSS(`[data-testid=composer-input]`), "yes, after lunch"))
+	ben.axeLightDark("reply composer")
 	ben.shoot("reply-composer-desktop", 1280, 800)
 	ben.shoot("reply-composer-phone", 360, 740)
 	ben.must("desktop viewport", desktop())
@@ -189,6 +191,7 @@ func TestChat_ReplyQuotesAndGoesToTheSender(t *testing.T) {
 	if quote != "> can you review my change today?" {
 		t.Errorf("the sent reply's quote reads %q", quote)
 	}
+	ben.axeLightDark("reply quote")
 	ben.shoot("reply-quote-desktop", 1280, 800)
 	ben.shoot("reply-quote-phone", 360, 740)
 	ben.must("desktop viewport", desktop())
@@ -307,6 +310,7 @@ func TestChat_HiddenTabTitleAndNotifications(t *testing.T) {
 	if asks := ben.eval(`JSON.stringify(window.__e2eAsks)`).(string); asks != "[true]" {
 		t.Errorf("permission asked with user activation %s, want [true] (only on the person's click)", asks)
 	}
+	ben.axeLightDark("notification toggle")
 	ben.shoot("notify-toggle-desktop", 1280, 800)
 	ben.must("desktop viewport", desktop())
 
@@ -417,6 +421,7 @@ func TestChat_TypingIndicatorInDirectMessages(t *testing.T) {
 	ben.shoot("typing-desktop", 1280, 800)
 	ben.shoot("typing-phone", 360, 740)
 	ben.must("desktop viewport", desktop())
+	ben.axe("typing indicator")
 
 	// Nobody types any more: the indicator goes by itself, after a few seconds.
 	ben.waitFor("the indicator to go away", typingJS+` === ''`)
@@ -450,6 +455,18 @@ func TestChat_TypingIndicatorInDirectMessages(t *testing.T) {
 			t.Errorf("%s: uncaught exceptions in the page: %v", p.name, ex)
 		}
 	}
+}
+
+// axeLightDark runs axe-core (see a11y_test.go) on the view as it is, in light
+// and in dark mode, at desktop width.
+func (p *browserPage) axeLightDark(view string) {
+	p.t.Helper()
+	p.must("desktop viewport", desktop())
+	for _, scheme := range []string{"light", "dark"} {
+		p.colorScheme(scheme)
+		p.axe(view + " (" + scheme + ")")
+	}
+	p.colorScheme("light")
 }
 
 // shootPhoneSidebar saves a phone-width screenshot with the sidebar drawer
@@ -517,7 +534,11 @@ func TestChat_FindPeopleWhoAreOffline(t *testing.T) {
 	if s := ben.eval(`document.body.textContent`).(string); strings.Contains(s, "dora@example.com") {
 		t.Errorf("the page shows dora's email")
 	}
+	ben.axeLightDark("find people")
 	ben.shoot("find-people-desktop", 1280, 800)
+	ben.colorScheme("dark")
+	ben.shoot("find-people-dark-desktop", 1280, 800)
+	ben.colorScheme("light")
 	ben.shootPhoneSidebar("find-people-phone")
 
 	// Clicking dora opens her conversation; a message reaches her though she
@@ -580,6 +601,7 @@ func TestChat_RecentShowsLastSeen(t *testing.T) {
 	}
 	ben.waitFor("eve in Recent with last seen", `(() => { const e = document.querySelector(`+jsString(recentSel(eve.user.Usercode)+` [data-testid=last-seen]`)+`); return e && `+lastSeenRecentRE+`.test(e.textContent); })()`)
 	ben.must("back to all messages", clickCSS(`[data-testid=show-all]`))
+	ben.axeLightDark("recent with last seen")
 	ben.shoot("recent-last-seen-desktop", 1280, 800)
 	ben.shootPhoneSidebar("recent-last-seen-phone")
 
