@@ -193,6 +193,9 @@ func TestChat_ReplyQuotesAndGoesToTheSender(t *testing.T) {
 	}
 	ben.axeLightDark("reply quote")
 	ben.shoot("reply-quote-desktop", 1280, 800)
+	// On a phone the sent reply is below the fold after the resize: show it.
+	ben.must("phone viewport", chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(1), chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	ben.eval(`(() => { const q = [...document.querySelectorAll('[data-testid=message].mine [data-testid=message-quote]')].pop(); q.closest('[data-testid=message]').scrollIntoView({block: 'end'}); return true; })()`)
 	ben.shoot("reply-quote-phone", 360, 740)
 	ben.must("desktop viewport", desktop())
 	if ex := ben.Exceptions(); len(ex) > 0 {
