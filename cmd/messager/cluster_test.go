@@ -341,47 +341,11 @@ func TestCluster_SIGKILLedWorkerLosesNothing(t *testing.T) {
 	alice, bob := signUp(t, api, "alice2"), signUp(t, api, "bob2")
 	inbox := listen(t, api, alice)
 
-	opt, err := redis.ParseURL(c.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	inspector := asynq.NewInspectorFromRedisClient(rdb)
-
 	const n = 400
-	ids := make(chan string, n)
-	var wg sync.WaitGroup
-	for s := 0; s < 8; s++ {
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			for i := s; i < n; i += 8 {
-				ids <- send(t, api, bob, alice.code, fmt.Sprintf("kill %d", i))
-			}
-		}(s)
-	}
-	// Kill the worker while it holds tasks.
-	caught := 0
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if active, err := inspector.ListActiveTasks("direct"); err == nil && len(active) > 0 {
-			caught = len(active)
-			break
-		}
-	}
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = victim.cmd.Process.Wait()
+	want, caught := burstAndKill(c, api, bob, alice, victim, n, 8, "kill")
 	t.Logf("worker SIGKILLed holding %d active tasks", caught)
-	wg.Wait()
-	close(ids)
 	c.start("worker-rescue", "worker")
 
-	want := map[string]bool{}
-	for id := range ids {
-		want[id] = true
-	}
 	got := map[string]int{}
 	deadline := time.After(2 * time.Minute)
 	for len(got) < len(want) {
@@ -413,42 +377,8 @@ func TestCluster_ResumeAfterWorkerKillSkipsNothing(t *testing.T) {
 	alice, bob := signUp(t, api, "alice3"), signUp(t, api, "bob3")
 	inbox, hangUp := listenAfter(t, api, alice, "")
 
-	opt, err := redis.ParseURL(c.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	inspector := asynq.NewInspectorFromRedisClient(rdb)
-
 	const n = 300
-	ids := make(chan string, n)
-	var wg sync.WaitGroup
-	for s := 0; s < 6; s++ {
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			for i := s; i < n; i += 6 {
-				ids <- send(t, api, bob, alice.code, fmt.Sprintf("resume %d", i))
-			}
-		}(s)
-	}
-	caught := 0
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && caught == 0; {
-		if active, err := inspector.ListActiveTasks("direct"); err == nil {
-			caught = len(active)
-		}
-	}
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = victim.cmd.Process.Wait()
-	wg.Wait()
-	close(ids)
-	want := map[string]bool{}
-	for id := range ids {
-		want[id] = true
-	}
+	want, caught := burstAndKill(c, api, bob, alice, victim, n, 6, "resume")
 	// A second worker delivers what was still pending at once; the killed
 	// worker's tasks wait for their lease to run out.
 	c.start("worker-rescue", "worker")
@@ -503,4 +433,48 @@ func TestCluster_ResumeAfterWorkerKillSkipsNothing(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages came on resume, saved after newer ids", late)
+}
+
+// burstAndKill has from send n DMs to to through api from senders
+// goroutines, SIGKILLs victim (a worker) as soon as it holds active tasks
+// (or after 20 s), waits for every send to be accepted and returns the
+// accepted ids and how many tasks the worker held when it died.
+func burstAndKill(c *cluster, api *proc, from, to user, victim *proc, n, senders int, label string) (want map[string]bool, caught int) {
+	t := c.t
+	t.Helper()
+	opt, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			for i := s; i < n; i += senders {
+				ids <- send(t, api, from, to.code, fmt.Sprintf("%s %d", label, i))
+			}
+		}(s)
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && caught == 0; {
+		if active, err := inspector.ListActiveTasks("direct"); err == nil {
+			caught = len(active)
+		}
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = victim.cmd.Process.Wait()
+	wg.Wait()
+	close(ids)
+	want = map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	return want, caught
 }
