@@ -13,6 +13,8 @@ SVC_CIDR=10.96.0.0/16
 ETCD_PORT=18479            # away from a packaged etcd's 2379
 RELAY_REDIS_PORT=18463
 RELAY_PG_PORT=18464
+DATABASES="messager_k8s messager_k8s_kustomize"   # on the host PostgreSQL: chart, k8s/ manifests
+REDIS_DBS="7 8"                                   # on the host Redis, in the same order
 # Kernel settings the kubelet, kube-proxy or the bridge plugin may change: saved by up, put back by down.
 SYSCTLS="net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet
