@@ -78,14 +78,14 @@ func TestRender_EveryObjectDecodesStrictlyIntoItsType(t *testing.T) {
 	}{
 		// No database configured: no Secret and no migration (nothing to migrate).
 		{"defaults", "", base},
-		// Release Secret + the migration hook's own Secret, and the Job.
-		{"urls", valuesURLs, with(map[string]int{"Secret": 2, "Job": 1})},
-		{"existingSecret", valuesExistingSecret, with(map[string]int{"Job": 1})},
-		{"keda", valuesKEDA, with(map[string]int{"Secret": 2, "Job": 1, "HorizontalPodAutoscaler": -1, "ScaledObject": 1, "TriggerAuthentication": 1})},
-		{"ingress", valuesIngress, with(map[string]int{"Secret": 2, "Job": 1, "Ingress": 1})},
+		// Release Secret + the migration hook's own Secret and ServiceAccount, and the Job.
+		{"urls", valuesURLs, with(map[string]int{"Secret": 2, "ServiceAccount": 1, "Job": 1})},
+		{"existingSecret", valuesExistingSecret, with(map[string]int{"ServiceAccount": 1, "Job": 1})},
+		{"keda", valuesKEDA, with(map[string]int{"Secret": 2, "ServiceAccount": 1, "Job": 1, "HorizontalPodAutoscaler": -1, "ScaledObject": 1, "TriggerAuthentication": 1})},
+		{"ingress", valuesIngress, with(map[string]int{"Secret": 2, "ServiceAccount": 1, "Job": 1, "Ingress": 1})},
 		// + one dashboard ConfigMap per observability/grafana/dashboards/*.json (one today).
-		{"monitoring", valuesMonitoring, with(map[string]int{"Secret": 2, "Job": 1, "ServiceMonitor": 1, "ScrapeConfig": 1, "ConfigMap": 1, "PrometheusRule": 1})},
-		{"networkPolicy", valuesNetworkPolicy, with(map[string]int{"Secret": 2, "Job": 1, "NetworkPolicy": 2})},
+		{"monitoring", valuesMonitoring, with(map[string]int{"Secret": 2, "ServiceAccount": 1, "Job": 1, "ServiceMonitor": 1, "ScrapeConfig": 1, "ConfigMap": 1, "PrometheusRule": 1})},
+		{"networkPolicy", valuesNetworkPolicy, with(map[string]int{"Secret": 2, "ServiceAccount": 1, "Job": 1, "NetworkPolicy": 2})},
 		{"noAutoscaling", `{api: {autoscaling: {enabled: false}, pdb: {create: false}}, worker: {autoscaling: {enabled: false}}}`,
 			with(map[string]int{"HorizontalPodAutoscaler": -2, "PodDisruptionBudget": -1})},
 	}
@@ -570,4 +570,28 @@ config: {worker: {shutdownTimeout: 1m}}`, "worker.terminationGracePeriodSeconds"
 	}
 	// Forms the check cannot read are left alone rather than refused.
 	render(t, `config: {http: {shutdownTimeout: 1500ms}}`)
+}
+
+// Helm creates a release's objects only after its pre-install hooks, so the
+// migrate Job (a hook) must not run under the release's ServiceAccount: on
+// a first install it does not exist yet and the Job never gets a pod (seen
+// on a real cluster, test/cluster/NOTES.md). It runs under a hook
+// ServiceAccount created before it; with serviceAccount.create off, under
+// the one named.
+func TestMigrateJob_ServiceAccountExistsBeforeTheHookRuns(t *testing.T) {
+	r := render(t, valuesURLs)
+	job := find[batchv1.Job](t, r, fullName+"-migrate")
+	sa := find[corev1.ServiceAccount](t, r, job.Spec.Template.Spec.ServiceAccountName)
+	if !strings.Contains(sa.Annotations["helm.sh/hook"], "pre-install") || !strings.Contains(sa.Annotations["helm.sh/hook"], "pre-upgrade") {
+		t.Fatalf("the migrate Job runs under ServiceAccount %q, which is not a pre-install/pre-upgrade hook: %v", sa.Name, sa.Annotations)
+	}
+	saWeight, _ := strconv.Atoi(sa.Annotations["helm.sh/hook-weight"])
+	jobWeight, _ := strconv.Atoi(job.Annotations["helm.sh/hook-weight"])
+	if saWeight >= jobWeight {
+		t.Fatalf("hook ServiceAccount weight %d is not below the Job's %d", saWeight, jobWeight)
+	}
+	r = render(t, valuesURLs+"\nserviceAccount: {create: false, name: existing}")
+	if got := find[batchv1.Job](t, r, fullName+"-migrate").Spec.Template.Spec.ServiceAccountName; got != "existing" {
+		t.Fatalf("with serviceAccount.create off the Job runs as %q, want the named existing one", got)
+	}
 }
