@@ -6,6 +6,7 @@
 #   make e2e            browser end-to-end suite (needs chromium)
 #   make chart-test     Helm chart, k8s manifests, Dockerfile, compose and dashboards
 #   make chart-files    copy observability/ dashboards and rules into the chart
+#   make cluster-test   one-node Kubernetes (test/cluster, root): helm install, DMs, then down
 #   make lint / generate / docker
 
 GO            ?= go
@@ -15,7 +16,7 @@ IMAGE         ?= messager/messager:$(VERSION)
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: run test test-services e2e chart-test chart-files generate lint docker compose-up help
+.PHONY: run test test-services e2e chart-test chart-files cluster-test generate lint docker compose-up help
 
 help:
 	@sed -n 's/^#   make /  make /p' $(MAKEFILE_LIST)
@@ -45,6 +46,12 @@ chart-files:
 	rm -f charts/messager/files/dashboards/*.json
 	cp observability/grafana/dashboards/*.json charts/messager/files/dashboards/
 	cp observability/prometheus/rules.yaml charts/messager/files/prometheus/rules.yaml
+
+# Brings a one-node cluster up (building Kubernetes into ~/.cache/messager-k8s the first
+# time: ~20-25 min on 2 cores), installs the chart and the k8s/ manifests, delivers DMs
+# through the api Services, and always takes it all down again.
+cluster-test:
+	test/cluster/up && test/cluster/smoke; status=$$?; test/cluster/down; exit $$status
 
 generate:
 	$(GO) generate ./ent
