@@ -47,6 +47,12 @@ func startApp(t *testing.T, mode Mode, b backends, mutate ...func(*config.Config
 // startAppLogging is startApp logging to logger.
 func startAppLogging(t *testing.T, mode Mode, b backends, logger *slog.Logger, mutate ...func(*config.Config)) *App {
 	t.Helper()
+	return startAppOpts(t, mode, b, func(o *Options) { o.Logger = logger }, mutate...)
+}
+
+// startAppOpts is startApp with Options adjusted (a logger, pprof, ...).
+func startAppOpts(t *testing.T, mode Mode, b backends, opts func(*Options), mutate ...func(*config.Config)) *App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Spec.Redis.URL = b.redisURL
 	cfg.Spec.Database.URL = b.dbURL
@@ -68,7 +74,9 @@ func startAppLogging(t *testing.T, mode Mode, b backends, logger *slog.Logger, m
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(context.Background(), Options{Config: cfg, Mode: mode, Migrate: true, Logger: logger, Listener: ln, PasswordHasher: auth.NewFastArgon2id()})
+	o := Options{Config: cfg, Mode: mode, Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: auth.NewFastArgon2id()}
+	opts(&o)
+	a, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatalf("start %s: %v", mode, err)
 	}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/messager/messager/pkg/auth"
 	"github.com/messager/messager/pkg/config"
 	"github.com/messager/messager/pkg/messaging"
 )
@@ -177,44 +174,6 @@ func TestTaskMonitor_MetricsComeFromTheConfiguredPrometheus(t *testing.T) {
 	if !strings.Contains(string(body), "prometheusURL") {
 		t.Errorf("without prometheusURL the answer does not say what to set: %s", body)
 	}
-}
-
-// startAppOpts is startApp with Options adjusted (pprof, a metrics listener).
-func startAppOpts(t *testing.T, mode Mode, b backends, opts func(*Options), mutate ...func(*config.Config)) *App {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Spec.Redis.URL = b.redisURL
-	cfg.Spec.Database.URL = b.dbURL
-	cfg.Spec.DataDir = t.TempDir()
-	cfg.Spec.HTTP.Addr = "127.0.0.1:0"
-	cfg.Spec.Worker.ShutdownTimeout = config.Duration(2 * time.Second)
-	cfg.Spec.Auth.RegisterRateLimit.PerIP = 1_000_000
-	cfg.Spec.Messaging.SendRateLimit.PerSecond = 0
-	for _, m := range mutate {
-		m(cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Options{Config: cfg, Mode: mode, Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: auth.NewFastArgon2id()}
-	opts(&o)
-	a, err := New(context.Background(), o)
-	if err != nil {
-		t.Fatalf("start %s: %v", mode, err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.Shutdown(ctx)
-	})
-	return a
 }
 
 // With spec.observability.metricsAddr set, /metrics, /metrics/queues and
