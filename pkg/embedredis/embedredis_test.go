@@ -47,18 +47,19 @@ func TestAsynqScriptsRunOnTheEmbeddedServer(t *testing.T) {
 		RetryDelayFunc:    func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond },
 		Logger:            quiet{},
 	})
-	if err := server.Start(mux); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Shutdown()
-
 	client := asynq.NewClientFromRedisClient(rdb)
 	if _, err := client.Enqueue(asynq.NewTask("ok", nil), asynq.TaskID("t1"), asynq.Queue("direct")); err != nil {
 		t.Fatal(err)
 	}
+	// Before the server starts: a running server could finish t1 (kept for
+	// no retention) before the second enqueue, which would then succeed.
 	if _, err := client.Enqueue(asynq.NewTask("ok", nil), asynq.TaskID("t1"), asynq.Queue("direct")); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Fatalf("a second task with the same id: %v, want ErrTaskIDConflict", err)
 	}
+	if err := server.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer server.Shutdown()
 	if _, err := client.Enqueue(asynq.NewTask("ok", nil), asynq.Queue("broadcast"), asynq.ProcessIn(300*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
