@@ -276,7 +276,24 @@ shutdown. Usage: include "messager.checkGracePeriod" (dict "grace" N "timeout" "
 */}}
 {{- define "messager.checkGracePeriod" -}}
 {{- $timeout := include "messager.durationSeconds" .timeout | int -}}
-{{- if and (ge $timeout 0) (le (int .grace) $timeout) -}}
+{{- $preStop := .preStop | default 0 | int -}}
+{{- if and (ge $timeout 0) (le (int .grace) (add $timeout $preStop)) -}}
+{{- if $preStop -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%v) must be longer than %s.preStopSleepSeconds (%d) plus %s (%s), or pods are killed mid-shutdown" .what .grace .what $preStop .setting .timeout) -}}
+{{- else -}}
 {{- fail (printf "%s.terminationGracePeriodSeconds (%v) must be longer than %s (%s), or pods are killed mid-shutdown" .what .grace .setting .timeout) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The api's preStop sleep in seconds, or 0: the sleep action exists from Kubernetes 1.30
+(PodLifecycleSleepAction, on by default), and the chart supports 1.27.
+*/}}
+{{- define "messager.apiPreStopSleep" -}}
+{{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version -}}
+{{- .Values.api.preStopSleepSeconds | default 0 | int -}}
+{{- else -}}
+0
 {{- end -}}
 {{- end -}}

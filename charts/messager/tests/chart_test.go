@@ -291,6 +291,33 @@ worker: {terminationGracePeriodSeconds: 70}`} {
 	}
 }
 
+// A terminating api pod is still in the Service's endpoints until kube-proxy
+// next syncs; if it stopped accepting at once, a rolling upgrade would fail
+// the connections sent to it meanwhile (issue 11: zero failed requests during
+// a helm upgrade, checked on a real cluster by test/cluster/smoke). The pod
+// sleeps in preStop first, and the grace period covers sleep plus drain.
+func TestAPI_TerminatingPodKeepsServingUntilItLeavesTheEndpoints(t *testing.T) {
+	r := render(t, "")
+	d := find[appsv1.Deployment](t, r, apiName)
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+		t.Fatalf("api container has no preStop sleep: %+v", c.Lifecycle)
+	}
+	sleep := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	if sleep < 5*time.Second {
+		t.Errorf("preStop sleep = %v, want at least 5s (kube-proxy's sync)", sleep)
+	}
+	cfg := parsedConfig(t, r)
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= sleep+cfg.Spec.HTTP.ShutdownTimeout.D() {
+		t.Errorf("terminationGracePeriodSeconds = %v, must exceed preStop %v + shutdownTimeout %v", g, sleep, cfg.Spec.HTTP.ShutdownTimeout.D())
+	}
+	// 0 turns it off.
+	off := find[appsv1.Deployment](t, render(t, `api: {preStopSleepSeconds: 0}`), apiName)
+	if l := off.Spec.Template.Spec.Containers[0].Lifecycle; l != nil {
+		t.Errorf("preStopSleepSeconds 0: lifecycle = %+v, want none", l)
+	}
+}
+
 func TestSecret_URLsReachTheContainersAsEnv(t *testing.T) {
 	t.Run("chart-managed", func(t *testing.T) {
 		r := render(t, valuesURLs)
@@ -560,6 +587,8 @@ func TestDefaults_RenderNoOptionalObjects(t *testing.T) {
 func TestGracePeriods_TooShortIsARenderError(t *testing.T) {
 	for _, tc := range []struct{ values, want string }{
 		{`api: {terminationGracePeriodSeconds: 20}`, "api.terminationGracePeriodSeconds"},
+		// Longer than the shutdown timeout alone, but the preStop sleep comes first.
+		{`api: {terminationGracePeriodSeconds: 25}`, "api.preStopSleepSeconds (5) plus config.http.shutdownTimeout"},
 		{`worker: {terminationGracePeriodSeconds: 30}
 config: {worker: {shutdownTimeout: 1m}}`, "worker.terminationGracePeriodSeconds"},
 	} {

@@ -115,8 +115,17 @@ func TestK8sBase_BuildsIntoAWorkingDeployment(t *testing.T) {
 		if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
 			t.Errorf("%s probes are not /readyz and /healthz", tc.name)
 		}
-		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= tc.shutdown {
-			t.Errorf("%s grace period %v does not exceed %v", tc.name, g, tc.shutdown)
+		var preStop time.Duration
+		if tc.sub == "api" {
+			// See TestAPI_TerminatingPodKeepsServingUntilItLeavesTheEndpoints.
+			if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 5 {
+				t.Errorf("%s has no preStop sleep of at least 5s: %+v", tc.name, c.Lifecycle)
+			} else {
+				preStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+			}
+		}
+		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= preStop+tc.shutdown {
+			t.Errorf("%s grace period %v does not exceed preStop %v + %v", tc.name, g, preStop, tc.shutdown)
 		}
 		if sc := c.SecurityContext; sc == nil || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !*sc.RunAsNonRoot {
 			t.Errorf("%s container securityContext is not locked down", tc.name)
