@@ -208,27 +208,9 @@ func (c *client) history(ctx context.Context, token string, limit int, before st
 	return out, err
 }
 
-// metrics fetches the server's Prometheus text exposition.
-func (c *client) metrics(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", &statusError{Method: "GET", Path: "/metrics", Status: resp.StatusCode}
-	}
-	return string(b), nil
+// metrics fetches the server's Prometheus text exposition from url.
+func (c *client) metrics(ctx context.Context, url string) (string, error) {
+	return fetchMetrics(ctx, c.hc, url)
 }
 
 // metricValue returns the sum of every sample of the metric name in a

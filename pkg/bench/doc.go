@@ -10,8 +10,11 @@
 // and is in history exactly once. A run with any lost, duplicated or leaked
 // delivery ends in an error, so a CI smoke run fails loudly.
 //
-// It must not reach into the server's packages, database or Redis: what it
-// reports is what a client sees. It refuses targets that are not loopback
+// It must not reach into the server's packages, database or Redis to judge
+// correctness: what it reports is what a client sees. The one exception is
+// cost (cpu.go): when asked, it reads the server processes' CPU counters,
+// Redis's INFO and PostgreSQL's statistics views, read-only, before and
+// after the measured window. It refuses targets that are not loopback
 // unless they are explicitly allowed, and bounds itself in users,
 // connections, messages and time (see Options.Validate).
 package bench

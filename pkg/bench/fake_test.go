@@ -38,8 +38,15 @@ type fakeServer struct {
 	histDup int
 	// rejectEvery answers every n-th POST /api/v1/messages with 429.
 	rejectEvery int
-	posts       atomic.Int64
-	rejected    atomic.Int64
+	// cpuPerPost is the CPU seconds each POST /api/v1/messages adds to
+	// the fake's process_cpu_seconds_total.
+	cpuPerPost float64
+	// metricsElsewhere answers /metrics on the public port with 404, as a
+	// server with spec.observability.metricsAddr does; admin serves them.
+	metricsElsewhere bool
+	admin            *httptest.Server
+	posts            atomic.Int64
+	rejected         atomic.Int64
 
 	dropped  atomic.Int64 // recipient deliveries not written
 	repeated atomic.Int64 // extra recipient deliveries written
@@ -77,9 +84,17 @@ func newFakeServer(t testing.TB) *fakeServer {
 	mux.HandleFunc("GET /api/v1/messages", f.history)
 	mux.HandleFunc("GET /api/v1/stream", f.ws)
 	mux.HandleFunc("GET /api/v1/events", f.sse)
-	mux.HandleFunc("GET /metrics", f.metrics)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if f.metricsElsewhere {
+			fakeJSON(w, 404, map[string]string{"title": "no such resource"})
+			return
+		}
+		f.metrics(w, r)
+	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
+	f.admin = httptest.NewServer(http.HandlerFunc(f.metrics))
+	t.Cleanup(f.admin.Close)
 	return f
 }
 
@@ -372,4 +387,5 @@ func (f *fakeServer) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "process_resident_memory_bytes %g\n", float64(50<<20+n*fakeRSSPerConn))
 	fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\ngo_goroutines %d\n", 8<<20+n*fakeHeapPerConn, 1<<20+n*8192, 10+2*n)
 	fmt.Fprintf(w, "messager_stream_connections{transport=\"ws\"} %d\nmessager_stream_connections{transport=\"sse\"} 0\n", n)
+	fmt.Fprintf(w, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %g\n", 3.5+float64(f.posts.Load())*f.cpuPerPost)
 }

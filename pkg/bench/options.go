@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // Scenarios understood by Run.
@@ -94,6 +97,23 @@ type Options struct {
 	// fewer; negative skips the check).
 	HistorySample int
 
+	// MetricsURL is the server's Prometheus endpoint the idle scenario
+	// reads memory from (default Target + "/metrics"; a server with
+	// spec.observability.metricsAddr set serves it on that address only).
+	MetricsURL string
+	// CPUFrom lists server processes' metrics endpoints whose
+	// process_cpu_seconds_total is read before and after the measured
+	// window (see CPUReport).
+	CPUFrom []CPUSource
+	// CPURedis is a Redis URL whose INFO (CPU, commands) is read before
+	// and after the measured window.
+	CPURedis string
+	// CPUPostgres is the URL of the database the server uses: its
+	// transactions (pg_stat_database) and, when PostgreSQL runs on this
+	// machine, its processes' CPU (/proc) are read before and after the
+	// measured window.
+	CPUPostgres string
+
 	// JSONPath, when set, is where the report is written as JSON.
 	JSONPath string
 	// Out receives the progress lines and the human-readable report; nil
@@ -132,6 +152,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HistorySample == 0 {
 		o.HistorySample = DefaultHistorySample
+	}
+	if o.MetricsURL == "" {
+		o.MetricsURL = strings.TrimRight(o.Target, "/") + "/metrics"
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -192,6 +215,36 @@ func (o Options) Validate() error {
 	}
 	if o.HistorySample > MaxHistorySample {
 		bad("history sample: at most %d users; got %d", MaxHistorySample, o.HistorySample)
+	}
+	if u, err := url.Parse(o.MetricsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		bad("metrics-url: must be an http(s) URL; got %q", o.MetricsURL)
+	} else if err := checkHost("metrics-url", u.Host, o.AllowRemote); err != nil {
+		errs = append(errs, err)
+	}
+	measured := len(o.CPUFrom) > 0 || o.CPURedis != "" || o.CPUPostgres != ""
+	if measured && o.Scenario == ScenarioHistory {
+		bad("cpu-from, cpu-redis, cpu-postgres: CPU is measured in the dm, broadcast, mixed and idle scenarios, not history")
+	}
+	for _, s := range o.CPUFrom {
+		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			bad("cpu-from: %q is not an http(s) URL", s.URL)
+		} else if err := checkHost("cpu-from", u.Host, o.AllowRemote); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.CPURedis != "" {
+		if opt, err := redis.ParseURL(o.CPURedis); err != nil {
+			bad("cpu-redis: %v", err)
+		} else if err := checkHost("cpu-redis", opt.Addr, o.AllowRemote); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.CPUPostgres != "" {
+		if cfg, err := pgx.ParseConfig(o.CPUPostgres); err != nil {
+			bad("cpu-postgres: %v", err)
+		} else if err := checkHost("cpu-postgres", cfg.Host, o.AllowRemote); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

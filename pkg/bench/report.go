@@ -51,7 +51,10 @@ type Report struct {
 
 	Idle    *IdleReport    `json:"idle,omitempty"`
 	History *HistoryReport `json:"history,omitempty"`
-	Notes   []string       `json:"notes,omitempty"`
+	// CPU is the server side's cost of the measured window, when
+	// --cpu-from, --cpu-redis or --cpu-postgres name where to read it.
+	CPU   *CPUReport `json:"cpu,omitempty"`
+	Notes []string   `json:"notes,omitempty"`
 }
 
 // IdleReport is the idle scenario's memory figure, from the server's
@@ -140,6 +143,9 @@ func (r *Report) print(out io.Writer) {
 		fmt.Fprintf(w, "correctness\texpected %d\tlost %d\tduplicated %d\tunexpected %d\n", r.ExpectedDeliveries, r.Lost, r.Duplicated, r.Unexpected)
 		fmt.Fprintf(w, "sender echoes\t%d\tduplicated %d\n", r.EchoDeliveries, r.EchoDuplicated)
 		fmt.Fprintf(w, "history\t%d users checked\tmissing %d\tduplicated %d\n", r.HistoryUsersChecked, r.HistoryMissing, r.HistoryDuplicated)
+	}
+	if r.CPU != nil {
+		r.CPU.print(w)
 	}
 	fmt.Fprintf(w, "disconnects\t%d\n", r.Disconnects)
 	if len(r.Errors) == 0 {

@@ -37,6 +37,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	o = o.withDefaults()
 	r := newRunner(o)
 	defer r.close()
+	sources, err := cpuSources(o)
+	if err != nil {
+		return nil, err
+	}
+	if len(sources) > 0 {
+		r.meter = newMeter(sources)
+		if err := r.meter.check(ctx); err != nil {
+			return nil, fmt.Errorf("reading server counters: %w", err)
+		}
+	}
 
 	rep, err := r.run(ctx)
 	if rep == nil {
@@ -96,6 +106,9 @@ type runner struct {
 	sent     []*msgState  // every accepted message, after the senders stop
 	sentMu   sync.Mutex
 	notes    []string
+	// meter reads the server's CPU and counters around the measured
+	// window; nil when no --cpu-* source is given.
+	meter *meter
 }
 
 func newRunner(o Options) *runner {
@@ -112,6 +125,9 @@ func newRunner(o Options) *runner {
 }
 
 func (r *runner) close() {
+	if r.meter != nil {
+		r.meter.close()
+	}
 	r.closeStreams()
 	r.prog.stop()
 	r.cl.close()
@@ -368,6 +384,9 @@ type sendPlan struct {
 	duration time.Duration // 0: unbounded in time
 	messages int           // 0: unbounded in count
 	pick     pickFunc
+	// measure, when set, is called once when the warm-up ends (at once
+	// without one), while the senders go on.
+	measure func()
 }
 
 // send runs the senders until the plan's duration or count is reached.
@@ -386,6 +405,23 @@ func (r *runner) send(ctx context.Context, p sendPlan) {
 		interval = time.Duration(float64(p.senders) / p.rate * float64(time.Second))
 	}
 	lists := make([][]*msgState, p.senders)
+	switch {
+	case p.measure != nil && p.warmup <= 0:
+		// Nothing sent yet: the first reading precedes every POST.
+		p.measure()
+	case p.measure != nil:
+		// The senders carry on through the reading, as they do from
+		// warm-up into the measured phase.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(start.Add(p.warmup))):
+				p.measure()
+			}
+		}()
+	}
 	for i := 0; i < p.senders; i++ {
 		wg.Add(1)
 		go func() {

@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,10 +60,14 @@ func (r *runner) runMessages(ctx context.Context, rep *Report) error {
 		}
 	}
 	r.prog.setPhase(func() string { return "sending" })
-	r.send(ctx, sendPlan{
+	plan := sendPlan{
 		senders: r.o.Senders, rate: r.o.Rate, warmup: r.o.Warmup,
 		duration: r.o.Duration, messages: r.o.Messages, pick: pick,
-	})
+	}
+	if r.meter != nil {
+		plan.measure = func() { r.meter.begin(ctx) }
+	}
+	r.send(ctx, plan)
 	if err := ctx.Err(); err != nil {
 		// Interrupted: still account for what was accepted (the drain and
 		// the history check are bounded on their own).
@@ -69,9 +75,18 @@ func (r *runner) runMessages(ctx context.Context, rep *Report) error {
 		ctx = context.WithoutCancel(ctx)
 	}
 	rep.DrainComplete = r.drain(ctx, r.o.Drain)
+	if r.meter != nil {
+		// The window ends once the deliveries have drained, before the
+		// history check adds reads of its own.
+		r.prog.setPhase(func() string { return "reading the server's counters" })
+		r.meter.finish(ctx)
+	}
 	r.closeStreams()
 	r.fillMessageStats(rep)
 	r.analyze(rep)
+	if r.meter != nil {
+		rep.CPU = r.meter.report(rep.Accepted, rep.Deliveries)
+	}
 	r.verifyHistory(ctx, rep)
 	return nil
 }
@@ -242,8 +257,17 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 	r.prog.setPhase(func() string {
 		return fmt.Sprintf("holding %d connections %.0fs/%.0fs", len(r.conns), (time.Since(held) + settle).Seconds(), r.o.Duration.Seconds())
 	})
+	if r.meter != nil {
+		// Idle cost: the open connections and whatever the server does
+		// with no traffic, over the rest of the hold.
+		r.meter.begin(ctx)
+	}
 	sleepCtx(ctx, r.o.Duration-settle)
 	idle.HeldSeconds = (time.Since(held) + settle).Seconds()
+	if r.meter != nil {
+		r.meter.finish(ctx)
+		rep.CPU = r.meter.report(0, 0)
+	}
 	end, err := r.memory(ctx)
 	if err != nil {
 		return err
@@ -275,9 +299,13 @@ type serverMemory struct {
 }
 
 func (r *runner) memory(ctx context.Context) (serverMemory, error) {
-	text, err := r.cl.metrics(ctx)
+	text, err := r.cl.metrics(ctx, r.o.MetricsURL)
+	var se *statusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return serverMemory{}, fmt.Errorf("the server has no %s: with spec.observability.metricsAddr set it serves metrics on that address only; pass it with --metrics-url", r.o.MetricsURL)
+	}
 	if err != nil {
-		return serverMemory{}, fmt.Errorf("reading the server's /metrics: %w", err)
+		return serverMemory{}, fmt.Errorf("reading the server's metrics at %s: %w", r.o.MetricsURL, err)
 	}
 	var m serverMemory
 	var ok bool
