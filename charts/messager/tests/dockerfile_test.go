@@ -83,7 +83,24 @@ func (s stage) index(cmd, contains string) int {
 	})
 }
 
-func TestDockerfile_BuildsAStaticBinaryIntoDistrolessNonroot(t *testing.T) {
+// joinContinuations returns a shell script's lines with backslash continuations joined.
+func joinContinuations(script string) []string {
+	var (
+		lines   []string
+		pending string
+	)
+	for _, line := range strings.Split(script, "\n") {
+		if trimmed := strings.TrimSpace(line); strings.HasSuffix(trimmed, "\\") {
+			pending += strings.TrimSuffix(trimmed, "\\") + " "
+			continue
+		}
+		lines = append(lines, pending+strings.TrimSpace(line))
+		pending = ""
+	}
+	return lines
+}
+
+func TestDockerfile_BuildsAStaticBinaryIntoAScratchImageRunAsNonroot(t *testing.T) {
 	stages := parseDockerfile(t, filepath.Join(repoRoot, "Dockerfile"))
 	if len(stages) < 2 {
 		t.Fatalf("%d stages, want a multi-stage build", len(stages))
@@ -100,32 +117,73 @@ func TestDockerfile_BuildsAStaticBinaryIntoDistrolessNonroot(t *testing.T) {
 	if mod < 0 || dl < 0 || src < 0 || !(mod < dl && dl < src) {
 		t.Errorf("want COPY go.mod go.sum, RUN go mod download, COPY . . in that order; got indexes %d %d %d", mod, dl, src)
 	}
-	b := build.index("RUN", "go build")
-	if b < 0 {
-		t.Fatal("no go build in the builder stage")
+
+	// The builder runs build/image/rootfs.sh, the one definition of the image's files, which
+	// test/cluster/up and test/cluster/image-equivalence run too: the go build is in it.
+	const script = "build/image/rootfs.sh"
+	r := build.index("RUN", script)
+	if r < 0 || r < src {
+		t.Fatalf("the builder stage does not run %s after COPY . . (RUN index %d)", script, r)
 	}
-	goBuild := build.Instructions[b].Args
-	for _, want := range []string{"-trimpath", "-s -w", "-X github.com/messager/messager/pkg/version.Version=", "./cmd/messager"} {
-		if !strings.Contains(goBuild, want) {
-			t.Errorf("go build lacks %q: %s", want, goBuild)
+	out := regexp.MustCompile(regexp.QuoteMeta(script) + `\s+(\S+)`).FindStringSubmatch(build.Instructions[r].Args)
+	if out == nil {
+		t.Fatalf("RUN %s: no output directory", build.Instructions[r].Args)
+	}
+	if !strings.Contains(build.Instructions[r].Args, "VERSION=") && build.index("ARG", "VERSION") < 0 {
+		t.Error("the builder passes no VERSION to " + script)
+	}
+	fi, err := os.Stat(filepath.Join(repoRoot, script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&0o111 == 0 {
+		t.Errorf("%s is not executable (%v): the Dockerfile runs it directly", script, fi.Mode())
+	}
+	body, err := os.ReadFile(filepath.Join(repoRoot, script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var goBuild string
+	for _, l := range joinContinuations(string(body)) {
+		if strings.Contains(l, " build ") && strings.Contains(l, "./cmd/messager") {
+			goBuild = l
 		}
 	}
-	cgoOff := strings.Contains(goBuild, "CGO_ENABLED=0") ||
-		slices.ContainsFunc(build.all("ENV"), func(a string) bool { return regexp.MustCompile(`\bCGO_ENABLED=0\b`).MatchString(a) })
-	if !cgoOff {
-		t.Error("CGO_ENABLED=0 is not set for the build: the binary would need libc, which distroless/static lacks")
+	if goBuild == "" {
+		t.Fatalf("no go build of ./cmd/messager in %s", script)
+	}
+	// CGO_ENABLED=0 on the command itself: the script also runs outside the builder's ENV.
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X github.com/messager/messager/pkg/version.Version=", `-o "$root/messager"`} {
+		if !strings.Contains(goBuild, want) {
+			t.Errorf("%s: go build lacks %q (the binary must be static, reproducible, versioned, at /messager): %s", script, want, goBuild)
+		}
 	}
 
-	if final.From != "gcr.io/distroless/static-debian12:nonroot" {
-		t.Errorf("final stage FROM %s, want gcr.io/distroless/static-debian12:nonroot", final.From)
+	if final.From != "scratch" {
+		t.Errorf("final stage FROM %s, want scratch (everything in it comes from %s)", final.From, script)
 	}
-	if users := final.all("USER"); len(users) == 0 || !strings.HasPrefix(users[len(users)-1], "nonroot") {
-		t.Errorf("USER %q, want nonroot", users)
+	if c := final.all("COPY"); len(c) != 1 || c[0] != "--from="+build.Name+" "+out[1]+"/rootfs/ /" {
+		t.Errorf("final stage COPY %q, want exactly [--from=%s %s/rootfs/ /]: the rootfs is the image's only content", c, build.Name, out[1])
 	}
-	if !slices.ContainsFunc(final.all("COPY"), func(a string) bool {
-		return strings.Contains(a, "--from="+build.Name) && strings.HasSuffix(a, " /messager")
-	}) {
-		t.Errorf("final stage does not copy the binary from %q to /messager: %q", build.Name, final.all("COPY"))
+	if f := final.all("RUN"); len(f) > 0 {
+		t.Errorf("final stage RUN %q: a scratch image has no shell", f)
+	}
+	// A numeric user, so Kubernetes can enforce runAsNonRoot, and one the image's
+	// /etc/passwd and /etc/group call nonroot.
+	if users := final.all("USER"); len(users) == 0 || users[len(users)-1] != "65532:65532" {
+		t.Errorf("USER %q, want 65532:65532 (nonroot)", users)
+	}
+	for file, want := range map[string]string{
+		"build/image/etc/passwd": "nonroot:x:65532:65532:",
+		"build/image/etc/group":  "nonroot:x:65532:",
+	} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(strings.Split(string(data), "\n"), func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("%s has no line starting %q", file, want)
+		}
 	}
 	if e := final.all("EXPOSE"); !slices.Contains(e, "8080") {
 		t.Errorf("EXPOSE %q, want 8080", e)

@@ -1,151 +1,79 @@
-// Command imagetool writes a one-layer container image as a `docker save`-format tarball that
-// `ctr images import` (and `docker load`) accept, without any registry or base image: the
-// offline stand-in for the Dockerfile's final stage (distroless/static:nonroot + /messager).
+// Command imagetool writes container images as `docker save`-format tarballs that `ctr images
+// import` (and `docker load`) accept, without any registry or base image, and compares two such
+// tarballs. It is the offline stand-in for `docker build` of the repository's Dockerfile.
 //
-//	imagetool -o messager.tar -ref docker.io/messager/messager:ci -messager ./messager
-//	imagetool -o pause.tar -ref docker.io/library/pause:3.10 -pause ./pause
+//	imagetool -o messager.tar -ref REF -rootfs DIR [-version V]   the messager image
+//	imagetool -o pause.tar -ref REF -pause BIN                    a pause image for the cluster
+//	imagetool -compare A.tar B.tar                                print differences; exit 1 if any
 //
-// The messager image holds what the Dockerfile's final stage holds that messager uses: the
-// static binary at /messager, /data owned by 65532, /tmp (1777), the CA bundle, /etc/passwd
-// and /etc/group naming nonroot (65532); user 65532:65532, entrypoint ["/messager"], command
-// ["all", "--data-dir", "/data"], port 8080. Timestamps are fixed, so the same inputs give the
-// same image digest.
+// The messager image is one layer holding DIR exactly as it is on disk (paths, modes, owners,
+// contents), where DIR is the tree build/image/rootfs.sh writes, the same tree the Dockerfile's
+// final stage (FROM scratch) copies to /; its config is the one that stage declares (see
+// messagerConfig). Timestamps are fixed, so the same inputs give the same image digest.
+//
+// -compare flattens both images' layers and reports every path whose type, mode, owner, size,
+// content, link target or extended attributes differ, every path only one of them has, and every
+// difference in the runtime config (user, entrypoint, cmd, env, working dir, exposed ports,
+// labels, volumes, stop signal, health check, shell, platform). Layering, timestamps and history
+// are not compared. test/cluster/image-equivalence runs it on imagetool's image and on the
+// images docker builds from the Dockerfile.
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"os"
-	"strings"
-	"time"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
-
-type file struct {
-	path     string
-	mode     int64
-	uid, gid int
-	dir      bool
-	data     []byte
-}
 
 func main() {
 	out := flag.String("o", "", "output tarball")
-	ref := flag.String("ref", "", "image reference stored in the tarball (give the normalized docker.io/... name)")
-	messager := flag.String("messager", "", "static messager binary: build the messager image")
+	ref := flag.String("ref", "", "image reference stored in the tarball")
+	rootfs := flag.String("rootfs", "", "root filesystem from build/image/rootfs.sh: build the messager image")
 	pause := flag.String("pause", "", "static pause binary: build the pause image")
-	caFile := flag.String("ca", "/etc/ssl/certs/ca-certificates.crt", "CA bundle copied into the messager image")
-	version := flag.String("version", "ci", "org.opencontainers.image.version label")
+	version := flag.String("version", "ci", "org.opencontainers.image.version label (the Dockerfile's VERSION build arg)")
+	compare := flag.Bool("compare", false, "compare the two image tarballs given as arguments")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: imagetool -o OUT.tar -ref REF (-rootfs DIR [-version V] | -pause BIN)\n       imagetool -compare A.tar B.tar")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
-	if *out == "" || *ref == "" || (*messager == "") == (*pause == "") {
-		log.Fatal("usage: imagetool -o OUT.tar -ref REF (-messager BIN | -pause BIN)")
-	}
-	tag, err := name.NewTag(*ref)
-	if err != nil {
-		log.Fatalf("ref: %v", err)
+
+	if *compare {
+		if flag.NArg() != 2 {
+			flag.Usage()
+			os.Exit(2)
+		}
+		diffs, paths, err := compareTarballs(flag.Arg(0), flag.Arg(1))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(diffs) > 0 {
+			fmt.Printf("%d difference(s) between %s (A) and %s (B):\n", len(diffs), flag.Arg(0), flag.Arg(1))
+			for _, d := range diffs {
+				fmt.Println("  " + d)
+			}
+			os.Exit(1)
+		}
+		fmt.Printf("same %d paths (type, mode, owner, content) and same config: %s and %s\n", paths, flag.Arg(0), flag.Arg(1))
+		return
 	}
 
-	var files []file
-	cfg := v1.Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, WorkingDir: "/"}
+	if *out == "" || *ref == "" || (*rootfs == "") == (*pause == "") || flag.NArg() != 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	var (
+		digest string
+		err    error
+	)
 	if *pause != "" {
-		files = []file{{path: "pause", mode: 0o755, data: mustRead(*pause)}}
-		cfg.Entrypoint = []string{"/pause"}
+		digest, err = writePauseImage(*out, *ref, *pause)
 	} else {
-		files = []file{
-			{path: "data", dir: true, mode: 0o755, uid: 65532, gid: 65532},
-			{path: "etc", dir: true, mode: 0o755},
-			{path: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n")},
-			{path: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")},
-			{path: "etc/ssl", dir: true, mode: 0o755},
-			{path: "etc/ssl/certs", dir: true, mode: 0o755},
-			{path: "etc/ssl/certs/ca-certificates.crt", mode: 0o644, data: mustRead(*caFile)},
-			{path: "home", dir: true, mode: 0o755},
-			{path: "home/nonroot", dir: true, mode: 0o700, uid: 65532, gid: 65532},
-			{path: "messager", mode: 0o755, data: mustRead(*messager)},
-			{path: "tmp", dir: true, mode: 0o1777},
-		}
-		cfg.Env = append(cfg.Env, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
-		cfg.User = "65532:65532"
-		cfg.Entrypoint = []string{"/messager"}
-		cfg.Cmd = []string{"all", "--data-dir", "/data"}
-		cfg.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
-		cfg.Labels = map[string]string{
-			"org.opencontainers.image.title":       "messager",
-			"org.opencontainers.image.description": "Kubernetes-native, horizontally scalable browser chat",
-			"org.opencontainers.image.version":     *version,
-			"org.opencontainers.image.source":      "https://github.com/messager/messager",
-		}
+		digest, err = writeMessagerImage(*out, *ref, *rootfs, *version)
 	}
-
-	layerTar, err := tarOf(files)
 	if err != nil {
 		log.Fatal(err)
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, History: v1.History{CreatedBy: "test/cluster/imagetool", Created: v1.Time{Time: time.Unix(0, 0).UTC()}}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		log.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS, cf.Created, cf.Config = "amd64", "linux", v1.Time{Time: time.Unix(0, 0).UTC()}, cfg
-	if arch := os.Getenv("GOARCH"); arch != "" {
-		cf.Architecture = arch
-	}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		log.Fatal(err)
-	}
-	if err := tarball.WriteToFile(*out, tag, img); err != nil {
-		log.Fatal(err)
-	}
-	d, _ := img.Digest()
-	fmt.Printf("%s %s\n", tag, d)
-}
-
-func mustRead(p string) []byte {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return b
-}
-
-func tarOf(files []file) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range files {
-		h := &tar.Header{Name: f.path, Mode: f.mode, Uid: f.uid, Gid: f.gid, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-		if f.dir {
-			h.Typeflag, h.Name = tar.TypeDir, strings.TrimSuffix(f.path, "/")+"/"
-		} else {
-			h.Typeflag, h.Size = tar.TypeReg, int64(len(f.data))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	fmt.Printf("%s %s\n", *ref, digest)
 }
