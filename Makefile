@@ -7,16 +7,21 @@
 #   make chart-test     Helm chart, k8s manifests, Dockerfile, compose and dashboards
 #   make chart-files    copy observability/ dashboards and rules into the chart
 #   make cluster-test   one-node Kubernetes (test/cluster, root): helm install, DMs, then down
-#   make lint / generate / docker
+#   make docker         the container image with docker build (IMAGE=<your-registry>/messager:<tag>)
+#   make docker-push    make docker, then docker push $(IMAGE)
+#   make image          the same image offline, without docker (root): bin/messager-image.tar
+#   make image-equivalence  docker's image and make image's are the same (root, offline dockerd)
+#   make lint / generate
 
 GO            ?= go
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE         ?= messager/messager:$(VERSION)
+IMAGE_TAR     ?= bin/messager-image.tar
 # test-services targets; the defaults match the local services .ci/run starts.
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: run test test-services e2e chart-test chart-files cluster-test generate lint docker compose-up help
+.PHONY: run test test-services e2e chart-test chart-files cluster-test generate lint docker docker-push image image-equivalence compose-up help
 
 help:
 	@sed -n 's/^#   make /  make /p' $(MAKEFILE_LIST)
@@ -62,8 +67,27 @@ lint:
 	$(GO) vet ./...
 	cd charts/messager/tests && $(GO) vet ./...
 
+# The image for a cluster: make docker-push IMAGE=<your-registry>/messager:<tag>, then
+# helm install --set image.repository=<your-registry>/messager --set image.tag=<tag>
+# (charts/messager/README.md).
 docker:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+docker-push: docker
+	docker push $(IMAGE)
+
+# The same files and config as `make docker`, built without docker, a registry or a base image,
+# for air-gapped nodes: `ctr -n k8s.io images import bin/messager-image.tar` on each (or
+# `docker load -i`). Run as root: build/image/rootfs.sh gives /data to uid 65532.
+image:
+	VERSION=$(VERSION) build/image/rootfs.sh bin/image
+	cd test/cluster/imagetool && CGO_ENABLED=0 $(GO) build -trimpath -o ../../../bin/imagetool .
+	bin/imagetool -o $(IMAGE_TAR) -ref $(IMAGE) -rootfs bin/image/rootfs -version $(VERSION)
+
+# Builds the Dockerfile's final stage with a dockerd of its own (offline) and compares it with
+# imagetool's image: files, owners, modes, contents, user, entrypoint, cmd, env, ports, labels.
+image-equivalence:
+	test/cluster/image-equivalence
 
 compose-up:
 	docker compose up --build
