@@ -5,7 +5,7 @@
 # tree with test/cluster/imagetool, without docker or a registry; test/cluster/image-equivalence
 # checks that the two images are the same.
 #
-#   sudo VERSION=v0.1.0 build/image/rootfs.sh /tmp/messager-image    # from anywhere in the repo
+#   VERSION=v0.1.0 build/image/rootfs.sh /tmp/messager-image    # as root, from anywhere
 #
 # Run it as root: /data and /home/nonroot must belong to nonroot (65532), and the image takes
 # ownership from the tree (COPY --from keeps it; imagetool packs what it finds).
