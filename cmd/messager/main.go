@@ -169,8 +169,12 @@ func newMigrateCmd() *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Create or update the database schema, then exit",
-		Args:  cobra.NoArgs,
+		Short: "Apply the pending versioned schema migrations, then exit",
+		Long: "Apply the versioned migrations built into this binary that the database has not run yet, in order,\n" +
+			"each in its own transaction, and record them in the schema_revisions table. Safe to run again and\n" +
+			"from several processes at once; a database made by the automatic migration of earlier releases is\n" +
+			"adopted at the first (baseline) migration.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(f)
 			if err != nil {
@@ -182,7 +186,8 @@ func newMigrateCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			if err := db.Migrate(ctx, storage.WithMigrateLogger(logger)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "schema migrated (%s)\n", db.Dialect)

@@ -145,7 +145,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	if o.Mode == ModeAll || o.Migrate {
-		if err := a.db.Migrate(ctx); err != nil {
+		if err := a.db.Migrate(ctx, storage.WithMigrateLogger(a.logger)); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 // Package storage opens the SQL database (PostgreSQL in production, SQLite
-// embedded), migrates the ent schema, and implements the persistence the
-// services consume: users for auth, messages and recipients for messaging.
+// embedded), applies the versioned schema migrations of
+// ent/migrate/migrations, and implements the persistence the services
+// consume: users for auth, messages and recipients for messaging.
 //
 // It holds no business rules: validation and authorisation happen in the
 // services; this package only stores and finds rows, idempotently where a

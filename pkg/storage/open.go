@@ -21,7 +21,6 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/messager/messager/ent"
-	"github.com/messager/messager/ent/migrate"
 )
 
 // ErrUnavailable wraps errors that mean the database did not answer, so
@@ -129,14 +128,6 @@ func dsnFor(rawURL, dataDir string) (driver, dsn, dia string, err error) {
 	}
 	q.Set("_txlock", "immediate")
 	return "sqlite", "file:" + path + "?" + q.Encode(), dialect.SQLite, nil
-}
-
-// Migrate creates or updates the schema. It is safe to run on every start.
-func (d *DB) Migrate(ctx context.Context) error {
-	if err := d.Ent.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
-		return fmt.Errorf("migrate schema: %w", err)
-	}
-	return nil
 }
 
 // Ping reports whether the database answers.
