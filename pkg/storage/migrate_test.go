@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
+	atlasschema "ariga.io/atlas/sql/schema"
 	"entgo.io/ent/dialect"
+	entschema "entgo.io/ent/dialect/sql/schema"
 
 	entmigrate "github.com/messager/messager/ent/migrate"
 	"github.com/messager/messager/ent/migrate/migrations"
@@ -310,12 +313,16 @@ func TestMigrate_AdoptsAnAutoMigratedDatabase(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		if err := db.Ent.Schema.Create(ctx, entmigrate.WithDropIndex(true)); err != nil {
-			t.Fatal(err)
-		}
-		users := makeUsers(t, db, 2)
-		if _, err := db.Messages().Save(ctx, dm(1, users[0], users[1])); err != nil {
-			t.Fatal(err)
+		autoMigrateAsBeforeVersioning(t, db)
+		// Rows written by the code of that time: baseline columns only.
+		for _, stmt := range []string{
+			"INSERT INTO users (username, username_key, email, password_hash, usercode, created_at) VALUES ('Ann', 'ann', 'ann@example.com', 'x', 'ANN001', CURRENT_TIMESTAMP)",
+			"INSERT INTO users (username, username_key, email, password_hash, usercode, created_at) VALUES ('Bob', 'bob', 'bob@example.com', 'x', 'BOB001', CURRENT_TIMESTAMP)",
+			"INSERT INTO messages (id, body, created_at, sender_id, to_id) SELECT '" + msgID(1) + "', 'hi', CURRENT_TIMESTAMP, a.id, b.id FROM users a, users b WHERE a.username = 'Ann' AND b.username = 'Bob'",
+		} {
+			if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
 		}
 		files := embeddedFiles(t, db.Dialect)
 		later := withFile(t, files, "29990101000000_add_nickname.sql",
@@ -338,14 +345,76 @@ func TestMigrate_AdoptsAnAutoMigratedDatabase(t *testing.T) {
 		if !columnExists(t, db, "users", "nickname") {
 			t.Fatal("the file after the baseline did not run")
 		}
-		page, err := db.Messages().History(ctx, users[1].ID, "", 10)
-		if err != nil || len(page) != 1 || page[0].ID != msgID(1) {
-			t.Fatalf("history after adoption: %v, %v", page, err)
+		if err := db.CheckSchema(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ann, err := db.Users().ByUsercode(ctx, "ANN001")
+		if err != nil || ann.Username != "Ann" {
+			t.Fatalf("a user saved before adoption: %+v, %v", ann, err)
+		}
+		var messages int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE sender_id = "+strconv.Itoa(ann.ID)).Scan(&messages); err != nil || messages != 1 {
+			t.Fatalf("messages saved before adoption: %d, %v", messages, err)
 		}
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(later)); err != nil {
 			t.Fatalf("second run: %v", err)
 		}
 	})
+}
+
+// autoMigrateAsBeforeVersioning makes the schema the way `messager
+// migrate` did before versioned migrations: ent's Schema.Create, for the
+// ent schema of that time, which is the baseline's tables and columns
+// (later migrations added to ent/schema since).
+func autoMigrateAsBeforeVersioning(t *testing.T, db *storage.DB) {
+	t.Helper()
+	ctx := context.Background()
+	// The baseline's tables and columns (names are the same in every
+	// dialect), from a scratch SQLite database it alone ran on.
+	scratch := openDB(t, filepath.Join(t.TempDir(), "baseline.db"))
+	if err := scratch.Migrate(ctx, storage.WithMigrationFiles(onlyBaseline(t, embeddedFiles(t, dialect.SQLite)))); err != nil {
+		t.Fatal(err)
+	}
+	baseline := map[string]map[string]bool{}
+	for _, table := range entmigrate.Tables {
+		rows, err := scratch.SQL.QueryContext(ctx, "SELECT * FROM "+table.Name+" WHERE 1=0")
+		if err != nil {
+			continue // a table added after the baseline
+		}
+		cols, err := rows.Columns()
+		_ = rows.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		baseline[table.Name] = map[string]bool{}
+		for _, c := range cols {
+			baseline[table.Name][c] = true
+		}
+	}
+	atBaseline := entschema.WithDiffHook(func(next entschema.Differ) entschema.Differ {
+		return entschema.DiffFunc(func(current, desired *atlasschema.Schema) ([]atlasschema.Change, error) {
+			var tables []*atlasschema.Table
+			for _, tbl := range desired.Tables {
+				keep, ok := baseline[tbl.Name]
+				if !ok {
+					continue
+				}
+				tbl.Columns = slices.DeleteFunc(tbl.Columns, func(c *atlasschema.Column) bool { return !keep[c.Name] })
+				tbl.Indexes = slices.DeleteFunc(tbl.Indexes, func(i *atlasschema.Index) bool {
+					return slices.ContainsFunc(i.Parts, func(p *atlasschema.IndexPart) bool { return p.C != nil && !keep[p.C.Name] })
+				})
+				tbl.ForeignKeys = slices.DeleteFunc(tbl.ForeignKeys, func(fk *atlasschema.ForeignKey) bool {
+					return slices.ContainsFunc(fk.Columns, func(c *atlasschema.Column) bool { return !keep[c.Name] })
+				})
+				tables = append(tables, tbl)
+			}
+			desired.Tables = tables
+			return next.Diff(current, desired)
+		})
+	})
+	if err := db.Ent.Schema.Create(ctx, entmigrate.WithDropIndex(true), atBaseline); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestMigrate_RefusesADatabaseItCannotAdopt: messager tables without the
@@ -449,8 +518,9 @@ func TestMigrate_AddedColumnKeepsDataAndTheOldCodeWorking(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		files := embeddedFiles(t, db.Dialect)
-		old := onlyBaseline(t, files)
+		// The files this binary's ent client was generated with: the
+		// "old code" below, for a database one file ahead of it.
+		old := embeddedFiles(t, db.Dialect)
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(old)); err != nil {
 			t.Fatal(err)
 		}
@@ -488,7 +558,7 @@ func TestMigrate_AddedColumnKeepsDataAndTheOldCodeWorking(t *testing.T) {
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(old)); err != nil {
 			t.Fatalf("the older file set against the newer database: %v", err)
 		}
-		if revs := readRevisions(t, db); len(revs) != 2 {
+		if revs := readRevisions(t, db); len(revs) != len(next)-1 {
 			t.Fatalf("revisions: %+v", revs)
 		}
 	})

@@ -87,13 +87,13 @@ func run(ctx context.Context, root, name string, rehash bool) error {
 	// SQLite first: it needs nothing installed, so it runs on every
 	// machine; whether it found a change tells whether a skipped
 	// PostgreSQL leaves the tree inconsistent.
-	// Both dialects' files of one change share one version, so a
-	// revision means the same change on either database.
-	version, err := nextVersion(root)
+	// Both dialects' files of one change share one version and name, so
+	// a revision means the same change on either database.
+	next, err := nextFiles(root, name)
 	if err != nil {
 		return err
 	}
-	sqliteChanged, err := diffSQLite(ctx, filepath.Join(root, sqliteDir), version, name)
+	sqliteChanged, err := diffSQLite(ctx, filepath.Join(root, sqliteDir), next[sqliteDir].version, next[sqliteDir].name)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
@@ -101,7 +101,7 @@ func run(ctx context.Context, root, name string, rehash bool) error {
 	if devURL == "" {
 		devURL = defaultDevURL
 	}
-	pgChanged, err := diffPostgres(ctx, filepath.Join(root, postgresDir), devURL, version, name)
+	pgChanged, err := diffPostgres(ctx, filepath.Join(root, postgresDir), devURL, next[postgresDir].version, next[postgresDir].name)
 	var unreachable *unreachableError
 	switch {
 	case errors.As(err, &unreachable):
@@ -260,37 +260,57 @@ func (v versionFormatter) Format(p *atlasmigrate.Plan) ([]atlasmigrate.File, err
 	return atlasmigrate.DefaultFormatter.Format(p)
 }
 
-// nextVersion is now as an Atlas version (UTC, to the second), or one
-// second past the newest file of either dialect if the clock is behind it:
-// a file that sorted before an applied one would be refused as out of
-// order.
-func nextVersion(root string) (string, error) {
+// nextFile is the version and name a dialect's new file gets.
+type nextFile struct{ version, name string }
+
+// nextFiles gives each dialect's directory the version and name of its
+// next file: now as an Atlas version (UTC, to the second), or one second
+// past the newest file of either dialect if the clock is behind it (a file
+// that sorted before an applied one would be refused as out of order),
+// and the given name. A directory that lags the other's newest file (a
+// run without PostgreSQL wrote only SQLite's) catches up under that
+// file's version and name instead, so the pair still matches.
+func nextFiles(root, name string) (map[string]nextFile, error) {
 	const layout = "20060102150405"
-	next := time.Now().UTC().Truncate(time.Second)
+	newest := map[string]atlasmigrate.File{}
+	now := time.Now().UTC().Truncate(time.Second)
 	for _, d := range []string{postgresDir, sqliteDir} {
 		dir, err := atlasmigrate.NewLocalDir(filepath.Join(root, d))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		files, err := dir.Files()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if len(files) == 0 {
 			continue
 		}
-		last, err := time.Parse(layout, files[len(files)-1].Version())
+		last := files[len(files)-1]
+		newest[d] = last
+		at, err := time.Parse(layout, last.Version())
 		if err != nil {
-			return "", fmt.Errorf("%s: version %q is not an Atlas timestamp: %w", d, files[len(files)-1].Version(), err)
+			return nil, fmt.Errorf("%s: version %q is not an Atlas timestamp: %w", d, last.Version(), err)
 		}
-		if !next.After(last) {
-			next = last.Add(time.Second)
+		if !now.After(at) {
+			now = at.Add(time.Second)
 		}
 	}
-	return next.Format(layout), nil
+	next := map[string]nextFile{}
+	for d, other := range map[string]string{postgresDir: sqliteDir, sqliteDir: postgresDir} {
+		next[d] = nextFile{now.Format(layout), name}
+		o, ok := newest[other]
+		if !ok {
+			continue
+		}
+		if mine, ok := newest[d]; !ok || mine.Version() < o.Version() {
+			next[d] = nextFile{o.Version(), o.Desc()}
+		}
+	}
+	return next, nil
 }
 
 func rehashDir(path string) error {
