@@ -29,8 +29,10 @@ import (
 	"github.com/messager/messager/pkg/version"
 )
 
-// taskCheckInterval is how often an idle worker looks for new tasks.
-const taskCheckInterval = 5 * time.Millisecond
+// taskCheckInterval is asynq's pause after a dequeue round found every
+// queue empty. An idle worker then waits for an enqueue notification (see
+// taskwake.go), so the pause only spaces rounds while tasks trickle in.
+const taskCheckInterval = time.Millisecond
 
 // Mode selects what a process runs.
 type Mode string
@@ -87,6 +89,9 @@ type App struct {
 	adminLn     net.Listener
 	httpMetrics *httpapi.Metrics
 	tasks       *messaging.TaskMetrics
+
+	// wake lets idle workers sleep until the API enqueues (taskwake.go).
+	wake taskWake
 
 	cancel        context.CancelFunc
 	wg            sync.WaitGroup
@@ -219,7 +224,7 @@ func btoi(b bool) int {
 
 func (a *App) newWorker(concurrency int) *asynq.Server {
 	w := a.cfg.Spec.Worker
-	srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
+	srv := asynq.NewServerFromRedisClient(a.dequeueClient(), asynq.Config{
 		Concurrency: concurrency,
 		Queues: map[string]int{
 			messaging.QueueDirect:      w.Queues.Direct,
@@ -228,9 +233,7 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 		},
 		RetryDelayFunc: messaging.RetryDelay,
 		// asynq polls its queues; when they are empty it sleeps this long
-		// (±50%). The 1 s default would put half a second on a message's
-		// delivery; a few milliseconds costs a few hundred cheap Redis
-		// calls a second per idle worker.
+		// (±50%), then dequeueClient holds it until a task is notified.
 		TaskCheckInterval: taskCheckInterval,
 		ShutdownTimeout:   w.ShutdownTimeout.D(),
 		Logger:            asynqLogger{a.logger.With("component", "asynq")},
@@ -261,6 +264,7 @@ func (a *App) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	a.startTaskWake(ctx)
 	if len(a.workers) > 0 {
 		mux := asynq.NewServeMux()
 		writers := 2
@@ -281,6 +285,7 @@ func (a *App) Start() error {
 		go func() { defer close(a.writersDone); w.Run(wctx) }()
 		for i, srv := range a.workers {
 			if err := srv.Start(mux); err != nil {
+				a.stopTaskWake()
 				for _, started := range a.workers[:i] {
 					started.Shutdown()
 				}
@@ -354,6 +359,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.hub.Wait()
 	}
 	if len(a.workers) > 0 {
+		a.stopTaskWake()
 		// asynq waits up to ShutdownTimeout for running tasks and puts
 		// unfinished ones back on their queue, so none is lost.
 		var wg sync.WaitGroup

@@ -20,10 +20,27 @@ import (
 	"github.com/alicebob/miniredis/v2"
 )
 
-// tick is how often the server's clock is advanced. miniredis does not
-// expire keys by itself; advancing it in steps keeps TTLs (sessions,
-// presence, asynq leases and locks) working without ClockTTL's cost.
-const tick = 250 * time.Millisecond
+// The server's clock. miniredis does not expire keys by itself: its TTLs
+// count down only when FastForward advances them, so a goroutine advances
+// them by the time that has passed. Each FastForward walks (and sorts)
+// every key under the server's lock, so its cost grows with the number of
+// keys; advancing every 250 ms would spend a whole core on a store of
+// 100k keys with nothing else happening. So the step adapts: after an
+// advance that took d, the next comes clockCostRatio × d later (between
+// minTick and maxTick). A small store keeps TTLs to within a quarter of a
+// second; a large one trades expiry precision (keys outlive their TTL by
+// up to maxTick) for at most about 1/clockCostRatio of a core.
+const (
+	minTick        = 250 * time.Millisecond
+	maxTick        = 30 * time.Second
+	clockCostRatio = 100
+)
+
+// clockStep is how long to wait before the next advance, after one that
+// took cost.
+func clockStep(cost time.Duration) time.Duration {
+	return min(max(minTick, cost*clockCostRatio), maxTick)
+}
 
 // Server is a running embedded Redis.
 type Server struct {
@@ -34,7 +51,7 @@ type Server struct {
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") with a fresh random password
-// and starts the TTL clock.
+// and starts the TTL clock (see minTick).
 func Start(addr string) (*Server, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -54,17 +71,19 @@ func Start(addr string) (*Server, error) {
 
 func (s *Server) clock() {
 	defer s.wg.Done()
-	t := time.NewTicker(tick)
+	t := time.NewTimer(minTick)
 	defer t.Stop()
 	last := time.Now()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case now := <-t.C:
-			s.mr.FastForward(now.Sub(last))
-			last = now
+		case <-t.C:
 		}
+		now := time.Now()
+		s.mr.FastForward(now.Sub(last))
+		last = now
+		t.Reset(clockStep(time.Since(now)))
 	}
 }
 

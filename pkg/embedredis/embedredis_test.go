@@ -132,3 +132,53 @@ func TestServer_RefusesClientsWithoutThePassword(t *testing.T) {
 		t.Fatal("two starts share a password; it must be random per start")
 	}
 }
+
+// The clock backs off as advancing it gets dearer (a large store), so an
+// idle server does not spend a core walking its keys, and comes back to
+// a quarter of a second once it is cheap again.
+func TestClockStep_BacksOffWithTheCostOfAdvancing(t *testing.T) {
+	for _, tc := range []struct{ cost, want time.Duration }{
+		{0, minTick},
+		{time.Millisecond, minTick},
+		{10 * time.Millisecond, time.Second},
+		{100 * time.Millisecond, 10 * time.Second},
+		{time.Second, maxTick},
+	} {
+		if got := clockStep(tc.cost); got != tc.want {
+			t.Errorf("clockStep(%v) = %v, want %v", tc.cost, got, tc.want)
+		}
+	}
+}
+
+// TTLs count down on their own: sessions, presence and rate limits
+// depend on keys expiring.
+func TestServer_ExpiresKeys(t *testing.T) {
+	srv, err := Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "short", "1", 300*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "long", "1", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for rdb.Exists(ctx, "short").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a key with a 300 ms TTL still exists after 20 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rdb.Exists(ctx, "long").Val() != 1 {
+		t.Error("a key with an hour's TTL expired")
+	}
+}

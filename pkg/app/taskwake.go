@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/pkg/messaging"
+	"github.com/messager/messager/pkg/taskwake"
+)
+
+// idleFallback is how long an idle worker waits for an enqueue
+// notification before it looks at its queues anyway: what a task that
+// comes without one (a retry or scheduled task moved in by asynq, a task
+// queued by an API of an older version) may wait at most. An idle worker
+// runs one dequeue round per server this often instead of one every few
+// milliseconds.
+const idleFallback = time.Second
+
+// taskWake is the process's side of the enqueue wake-up (pkg/taskwake):
+// workers wait on signal while idle, the API publishes through notifier.
+type taskWake struct {
+	signal   *taskwake.Signal
+	notifier *taskwake.Notifier
+}
+
+// dequeueClient is the Redis client one asynq server dequeues through:
+// a's shared client, except that the server's dequeues wait while idle.
+func (a *App) dequeueClient() redis.UniversalClient {
+	if a.wake.signal == nil {
+		a.wake.signal = taskwake.NewSignal()
+	}
+	queues := []string{messaging.QueueDirect, messaging.QueueBroadcast, messaging.QueueMaintenance}
+	return taskwake.NewClient(a.rdb, a.wake.signal, queues, idleFallback)
+}
+
+// wakingEnqueuer is the API's delivery enqueuer: every enqueue is
+// followed by a notification that wakes idle workers.
+func (a *App) wakingEnqueuer() messaging.BatchEnqueuer {
+	if a.wake.notifier == nil {
+		a.wake.notifier = taskwake.NewNotifier(a.rdb, a.logger)
+	}
+	return notifyingEnqueuer{next: a.enqueuer(), notifier: a.wake.notifier}
+}
+
+type notifyingEnqueuer struct {
+	next     messaging.BatchEnqueuer
+	notifier *taskwake.Notifier
+}
+
+// EnqueueBatch implements messaging.BatchEnqueuer. It notifies whatever
+// the outcome: an enqueue that timed out may still have landed, and a
+// needless notification costs one empty dequeue round.
+func (e notifyingEnqueuer) EnqueueBatch(ctx context.Context, ds []messaging.Delivery) error {
+	err := e.next.EnqueueBatch(ctx, ds)
+	e.notifier.Notify()
+	return err
+}
+
+// startTaskWake runs the notification listener (workers) and publisher
+// (API) until ctx ends.
+func (a *App) startTaskWake(ctx context.Context) {
+	if a.wake.signal != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); taskwake.Listen(ctx, a.rdb, a.wake.signal, a.logger) }()
+	}
+	if a.wake.notifier != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.wake.notifier.Run(ctx) }()
+	}
+}
+
+// stopTaskWake releases the idle dequeuers so the asynq servers can shut
+// down without waiting out idleFallback.
+func (a *App) stopTaskWake() {
+	if a.wake.signal != nil {
+		a.wake.signal.Stop()
+	}
+}

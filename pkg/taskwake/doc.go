@@ -1,0 +1,23 @@
+// Package taskwake lets idle asynq workers sleep until there is work,
+// instead of polling Redis every few milliseconds.
+//
+// asynq has no push: a server's processor runs its dequeue script on every
+// queue, and when all are empty it sleeps Config.TaskCheckInterval and
+// tries again. A short interval keeps delivery fast but costs hundreds of
+// empty scripts a second per server, on the worker and on Redis, with no
+// traffic at all; a long one puts its length on every message.
+//
+// This package moves the wait to where it can be cut short. Client wraps
+// the Redis client an asynq server dequeues through: once a dequeue round
+// has found every queue empty, the next dequeue waits until a Signal
+// wakes it, or until a fallback interval has passed (tasks that arrive
+// without a notification: retries and scheduled tasks moved in by asynq's
+// forwarder, tasks queued by an older version). The API side's Notifier
+// publishes a tiny message on a Redis channel after each enqueue, and
+// Listen turns each one into a wake-up. A notification is never needed for
+// correctness, only for speed: without one a task waits at most the
+// fallback interval.
+//
+// It owns no task semantics and never touches a task: it only delays the
+// dequeue script of an idle server.
+package taskwake

@@ -1,0 +1,65 @@
+package taskwake
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Channel is the Redis pub/sub channel enqueue notifications travel on.
+const Channel = "messager:tasks:enqueued"
+
+// pingEvery is how often Listen checks that its subscription is alive: a
+// connection that died silently would otherwise leave idle workers on
+// their fallback polling until it is noticed.
+const pingEvery = 15 * time.Second
+
+// Listen wakes sig on every notification on Channel until ctx ends. It
+// also wakes sig whenever its subscription (re)starts or fails: a
+// notification may have been missed while it was down.
+func Listen(ctx context.Context, rdb redis.UniversalClient, sig *Signal, logger *slog.Logger) {
+	ps := rdb.Subscribe(ctx, Channel)
+	// Receive does not return when ctx ends; closing the subscription
+	// does. A ping now and then finds a connection that died silently.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(pingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				_ = ps.Close()
+				return
+			case <-t.C:
+				_ = ps.Ping(ctx)
+			}
+		}
+	}()
+	backoff := 100 * time.Millisecond
+	for {
+		msg, err := ps.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		sig.Wake()
+		if err != nil {
+			logger.Warn("task notifications: subscription interrupted; idle workers poll until it is back", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		if _, ok := msg.(*redis.Subscription); ok {
+			backoff = 100 * time.Millisecond
+		}
+	}
+}

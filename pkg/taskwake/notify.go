@@ -1,0 +1,52 @@
+package taskwake
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Notifier tells every worker, by a PUBLISH on Channel, that tasks were
+// enqueued. Notifications coalesce: Notify never blocks, and every Notify
+// is followed by a PUBLISH that starts after it, but all the Notify calls
+// made while one PUBLISH is in flight share the next one. So a busy API
+// pod publishes at most once per round trip, whatever its send rate.
+type Notifier struct {
+	rdb     redis.UniversalClient
+	logger  *slog.Logger
+	pending chan struct{}
+}
+
+// NewNotifier returns a notifier publishing on rdb; Run must be running
+// for notifications to go out.
+func NewNotifier(rdb redis.UniversalClient, logger *slog.Logger) *Notifier {
+	return &Notifier{rdb: rdb, logger: logger, pending: make(chan struct{}, 1)}
+}
+
+// Notify asks for a notification after tasks were enqueued.
+func (n *Notifier) Notify() {
+	select {
+	case n.pending <- struct{}{}:
+	default: // one is pending already, and will be sent after this call
+	}
+}
+
+// Run publishes the notifications asked for until ctx ends.
+func (n *Notifier) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.pending:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := n.rdb.Publish(pctx, Channel, "").Err()
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			// Workers fall back to polling; nothing is lost.
+			n.logger.Debug("task notification not published", "err", err)
+		}
+	}
+}
