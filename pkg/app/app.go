@@ -64,6 +64,9 @@ type Options struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ for profiling; it
 	// exposes internals, so it is off unless asked for.
 	Pprof bool
+	// idleFallback overrides how long an idle worker waits for an enqueue
+	// notification (tests); 0 is idleFallback.
+	idleFallback time.Duration
 }
 
 // App is one assembled process.

@@ -19,34 +19,54 @@ import (
 const idleFallback = time.Second
 
 // taskWake is the process's side of the enqueue wake-up (pkg/taskwake):
-// workers wait on signal while idle, the API publishes through notifier.
+// workers wait on signal while idle; the API wakes them through notifier
+// (a PUBLISH every worker process hears) or, on the embedded Redis, which
+// only this process can reach, by waking signal directly.
 type taskWake struct {
 	signal   *taskwake.Signal
 	notifier *taskwake.Notifier
+	clients  []*taskwake.Client // one per asynq server
+}
+
+// wakeSignal is the signal this process's idle dequeuers wait on.
+func (a *App) wakeSignal() *taskwake.Signal {
+	if a.wake.signal == nil {
+		a.wake.signal = taskwake.NewSignal()
+	}
+	return a.wake.signal
 }
 
 // dequeueClient is the Redis client one asynq server dequeues through:
 // a's shared client, except that the server's dequeues wait while idle.
 func (a *App) dequeueClient() redis.UniversalClient {
-	if a.wake.signal == nil {
-		a.wake.signal = taskwake.NewSignal()
-	}
 	queues := []string{messaging.QueueDirect, messaging.QueueBroadcast, messaging.QueueMaintenance}
-	return taskwake.NewClient(a.rdb, a.wake.signal, queues, idleFallback)
+	fallback := idleFallback
+	if a.opts.idleFallback > 0 {
+		fallback = a.opts.idleFallback
+	}
+	c := taskwake.NewClient(a.rdb, a.wakeSignal(), queues, fallback)
+	a.wake.clients = append(a.wake.clients, c)
+	return c
 }
 
 // wakingEnqueuer is the API's delivery enqueuer: every enqueue is
 // followed by a notification that wakes idle workers.
 func (a *App) wakingEnqueuer() messaging.BatchEnqueuer {
+	if a.embedded != nil {
+		// No other process holds the embedded server's password: the
+		// workers are ours, and a PUBLISH would only cost the server
+		// (miniredis delivers it under its global lock).
+		return notifyingEnqueuer{next: a.enqueuer(), notify: a.wakeSignal().Wake}
+	}
 	if a.wake.notifier == nil {
 		a.wake.notifier = taskwake.NewNotifier(a.rdb, a.logger)
 	}
-	return notifyingEnqueuer{next: a.enqueuer(), notifier: a.wake.notifier}
+	return notifyingEnqueuer{next: a.enqueuer(), notify: a.wake.notifier.Notify}
 }
 
 type notifyingEnqueuer struct {
-	next     messaging.BatchEnqueuer
-	notifier *taskwake.Notifier
+	next   messaging.BatchEnqueuer
+	notify func()
 }
 
 // EnqueueBatch implements messaging.BatchEnqueuer. It notifies whatever
@@ -54,14 +74,14 @@ type notifyingEnqueuer struct {
 // needless notification costs one empty dequeue round.
 func (e notifyingEnqueuer) EnqueueBatch(ctx context.Context, ds []messaging.Delivery) error {
 	err := e.next.EnqueueBatch(ctx, ds)
-	e.notifier.Notify()
+	e.notify()
 	return err
 }
 
-// startTaskWake runs the notification listener (workers) and publisher
-// (API) until ctx ends.
+// startTaskWake runs the notification listener (workers on a shared
+// Redis) and publisher (API) until ctx ends.
 func (a *App) startTaskWake(ctx context.Context) {
-	if a.wake.signal != nil {
+	if a.wake.signal != nil && a.embedded == nil {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); taskwake.Listen(ctx, a.rdb, a.wake.signal, a.logger) }()
 	}

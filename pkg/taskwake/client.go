@@ -34,7 +34,7 @@ type Client struct {
 	gen    uint64          // generation before the streak's first dequeue was sent
 	empty  map[string]bool // queues found empty in the streak
 
-	waits atomic.Int64 // dequeues that waited (tests)
+	waits atomic.Int64 // dequeues that waited
 }
 
 // NewClient wraps rdb for an asynq server that processes queues. A
@@ -67,6 +67,10 @@ func (c *Client) Eval(ctx context.Context, script string, keys []string, args ..
 	c.observe(q, gen, cmd.Err())
 	return cmd
 }
+
+// Waits is how many dequeues have waited for a wake-up: once it grows,
+// the server has found its queues empty and sleeps.
+func (c *Client) Waits() int64 { return c.waits.Load() }
 
 // dequeueQueue recognises asynq's dequeue script by its keys
 // (asynq:{q}:pending, :paused, :active, :lease; see asynq's

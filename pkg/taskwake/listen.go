@@ -47,6 +47,9 @@ func Listen(ctx context.Context, rdb redis.UniversalClient, sig *Signal, logger 
 		if ctx.Err() != nil {
 			return
 		}
+		if _, pong := msg.(*redis.Pong); pong {
+			continue // the answer to our liveness ping, not a notification
+		}
 		sig.Wake()
 		if err != nil {
 			logger.Warn("task notifications: subscription interrupted; idle workers poll until it is back", "err", err)
