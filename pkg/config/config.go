@@ -134,6 +134,13 @@ type Messaging struct {
 	MaxBodyLength   int           `yaml:"maxBodyLength" json:"maxBodyLength"`
 	HistoryPageSize int           `yaml:"historyPageSize" json:"historyPageSize"`
 	SendRateLimit   SendRateLimit `yaml:"sendRateLimit" json:"sendRateLimit"`
+	// ClientIDWindow is how long Redis remembers a send's client_id, so a
+	// retry within it is answered with the first message. Memory is about
+	// sends/s × window × (350 B + body). A retry after it is still stored
+	// and delivered at most once (the database's unique (sender,
+	// client_id) index), but is answered 202 with an id that is never
+	// used.
+	ClientIDWindow Duration `yaml:"clientIDWindow" json:"clientIDWindow"`
 }
 
 // SendRateLimit is a token bucket per user for POST /api/v1/messages,
@@ -253,6 +260,7 @@ func Default() *Config {
 				MaxBodyLength:   1000,
 				HistoryPageSize: 50,
 				SendRateLimit:   SendRateLimit{PerSecond: 5, Burst: 20},
+				ClientIDWindow:  Duration(5 * time.Minute),
 			},
 			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // FieldError is one problem with one field, named by its path in the document.
@@ -41,6 +42,9 @@ const (
 	maxSendRate          = 10000
 	maxSendBurst         = 100000
 	maxTrustedProxies    = 16
+	// MaxClientIDWindow bounds spec.messaging.clientIDWindow: past it the
+	// database's unique index answers for duplicates, not Redis's memory.
+	MaxClientIDWindow = 24 * time.Hour
 )
 
 // Validate checks every field and returns a *ValidationError naming all
@@ -120,6 +124,9 @@ func (c *Config) Validate() error {
 		v.between("spec.messaging.sendRateLimit.burst", s.Messaging.SendRateLimit.Burst, 1, maxSendBurst)
 	} else if s.Messaging.SendRateLimit.Burst < 0 {
 		v.add("spec.messaging.sendRateLimit.burst", "must not be negative")
+	}
+	if w := s.Messaging.ClientIDWindow; w < Duration(time.Second) || w > Duration(MaxClientIDWindow) {
+		v.add("spec.messaging.clientIDWindow", "must be between 1s and %s", MaxClientIDWindow)
 	}
 	v.positive("spec.presence.ttl", s.Presence.TTL)
 	v.between("spec.worker.concurrency", s.Worker.Concurrency, 1, maxWorkerConcurrency)

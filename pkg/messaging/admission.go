@@ -33,10 +33,11 @@ type SendLimit struct {
 // RedisAdmission admits sends with one Lua script per send: it answers a
 // repeated client_id from its reservation, else takes one send from the
 // sender's token bucket (GCRA), else refuses, and reserves the client_id
-// of an admitted send for a day. One script makes the three steps atomic,
-// so a refused send reserves nothing and a repeat spends nothing, and it
-// keeps a send with a client_id at the one Redis round trip the
-// reservation alone took. rdb may be an auto-pipelining client
+// of an admitted send for the client_id window (DefaultClientIDWindow
+// unless WithClientIDWindow says otherwise). One script makes the three
+// steps atomic, so a refused send reserves nothing and a repeat spends
+// nothing, and it keeps a send with a client_id at the one Redis round
+// trip the reservation alone took. rdb may be an auto-pipelining client
 // (storage.AutoPipeline), so concurrent sends share round trips.
 //
 // The bucket lives in Redis, so it holds across every api pod, and it is
@@ -49,9 +50,33 @@ type RedisAdmission struct {
 	interval int64
 }
 
+// DefaultClientIDWindow is how long a client_id is remembered unless
+// configured otherwise: long enough for any client's retries of a lost
+// answer (the web UI's take seconds), short enough that Redis holds only
+// minutes of sends. A retry after the window is still stored and
+// delivered at most once: the database's unique (sender, client_id)
+// index makes the worker drop it (storage.Saved.Fresh is false).
+const DefaultClientIDWindow = 5 * time.Minute
+
+// AdmissionOption configures a RedisAdmission.
+type AdmissionOption func(*RedisAdmission)
+
+// WithClientIDWindow remembers client_ids for d
+// (spec.messaging.clientIDWindow); d <= 0 keeps the default.
+func WithClientIDWindow(d time.Duration) AdmissionOption {
+	return func(a *RedisAdmission) {
+		if d > 0 {
+			a.ttl = d
+		}
+	}
+}
+
 // NewRedisAdmission returns the admission for limit on rdb.
-func NewRedisAdmission(rdb redis.Cmdable, limit SendLimit) *RedisAdmission {
-	a := &RedisAdmission{rdb: rdb, ttl: 24 * time.Hour, limit: limit}
+func NewRedisAdmission(rdb redis.Cmdable, limit SendLimit, opts ...AdmissionOption) *RedisAdmission {
+	a := &RedisAdmission{rdb: rdb, ttl: DefaultClientIDWindow, limit: limit}
+	for _, o := range opts {
+		o(a)
+	}
 	if limit.PerSecond > 0 {
 		a.interval = int64(time.Second/time.Microsecond) / int64(limit.PerSecond)
 		a.limit.Burst = max(limit.Burst, 1)

@@ -82,3 +82,29 @@ func TestRedisAdmission_ClientIDsAndTheLimit(t *testing.T) {
 		t.Fatalf("unlimited repeat: %v %v", prev, err)
 	}
 }
+
+// A client_id is remembered for the configured window (minutes by
+// default), not a day: Redis memory grows with sends × window.
+func TestRedisAdmission_ReservesForTheClientIDWindow(t *testing.T) {
+	rdb, _ := testenv.RedisClient(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		a    *RedisAdmission
+		want time.Duration
+	}{
+		{"default", NewRedisAdmission(rdb, SendLimit{}), 5 * time.Minute},
+		{"configured", NewRedisAdmission(rdb, SendLimit{}, WithClientIDWindow(90*time.Second)), 90 * time.Second},
+		{"zero keeps the default", NewRedisAdmission(rdb, SendLimit{}, WithClientIDWindow(0)), 5 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.a.Admit(ctx, 3, tc.name, events.Message{ID: "m"}); err != nil {
+				t.Fatal(err)
+			}
+			ttl, err := rdb.PTTL(ctx, dedupKey(3, tc.name)).Result()
+			if err != nil || ttl > tc.want || ttl < tc.want-5*time.Second {
+				t.Errorf("reservation TTL %v (%v), want %v", ttl, err, tc.want)
+			}
+		})
+	}
+}
