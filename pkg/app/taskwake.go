@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/pkg/messaging"
+	"github.com/messager/messager/pkg/storage"
 	"github.com/messager/messager/pkg/taskwake"
 )
 
@@ -59,7 +60,9 @@ func (a *App) wakingEnqueuer() messaging.BatchEnqueuer {
 		return notifyingEnqueuer{next: a.enqueuer(), notify: a.wakeSignal().Wake}
 	}
 	if a.wake.notifier == nil {
-		a.wake.notifier = taskwake.NewNotifier(a.rdb, a.logger)
+		// The pipeliner the API's sessions and admissions share (go-redis
+		// keeps one per client).
+		a.wake.notifier = taskwake.NewNotifier(storage.AutoPipeline(a.rdb), a.logger)
 	}
 	return notifyingEnqueuer{next: a.enqueuer(), notify: a.wake.notifier.Notify}
 }

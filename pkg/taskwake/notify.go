@@ -14,14 +14,16 @@ import (
 // made while one PUBLISH is in flight share the next one. So a busy API
 // pod publishes at most once per round trip, whatever its send rate.
 type Notifier struct {
-	rdb     redis.UniversalClient
+	rdb     redis.Cmdable
 	logger  *slog.Logger
 	pending chan struct{}
 }
 
 // NewNotifier returns a notifier publishing on rdb; Run must be running
-// for notifications to go out.
-func NewNotifier(rdb redis.UniversalClient, logger *slog.Logger) *Notifier {
+// for notifications to go out. rdb may be an auto-pipelining client
+// (storage.AutoPipeline): a busy API pod's notifications then share the
+// round trips of its other commands.
+func NewNotifier(rdb redis.Cmdable, logger *slog.Logger) *Notifier {
 	return &Notifier{rdb: rdb, logger: logger, pending: make(chan struct{}, 1)}
 }
 
