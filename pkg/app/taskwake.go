@@ -19,6 +19,13 @@ import (
 // milliseconds.
 const idleFallback = time.Second
 
+// embeddedIdleFallback replaces idleFallback on the embedded Redis: there
+// the API wakes the workers in process, so no notification can be lost or
+// come from another version, and only retries and scheduled tasks (which
+// asynq moves in every 5 s anyway) come unannounced. Each dequeue script
+// runs in an interpreted Lua there, so fewer rounds matter.
+const embeddedIdleFallback = 5 * time.Second
+
 // taskWake is the process's side of the enqueue wake-up (pkg/taskwake):
 // workers wait on signal while idle; the API wakes them through notifier
 // (a PUBLISH every worker process hears) or, on the embedded Redis, which
@@ -42,6 +49,9 @@ func (a *App) wakeSignal() *taskwake.Signal {
 func (a *App) dequeueClient() redis.UniversalClient {
 	queues := []string{messaging.QueueDirect, messaging.QueueBroadcast, messaging.QueueMaintenance}
 	fallback := idleFallback
+	if a.embedded != nil {
+		fallback = embeddedIdleFallback
+	}
 	if a.opts.idleFallback > 0 {
 		fallback = a.opts.idleFallback
 	}

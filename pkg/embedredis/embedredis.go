@@ -27,13 +27,15 @@ import (
 // keys; advancing every 250 ms would spend a whole core on a store of
 // 100k keys with nothing else happening. So the step adapts: after an
 // advance that took d, the next comes clockCostRatio × d later (between
-// minTick and maxTick). A small store keeps TTLs to within a quarter of a
-// second; a large one trades expiry precision (keys outlive their TTL by
-// up to maxTick) for at most about 1/clockCostRatio of a core.
+// minTick and maxTick). A small store (up to a few thousand keys) keeps
+// TTLs to within a quarter of a second; a large one trades expiry
+// precision (keys outlive their TTL by up to maxTick) for at most about
+// 1/clockCostRatio of a core (until an advance takes longer than
+// maxTick/clockCostRatio, some 300k keys).
 const (
 	minTick        = 250 * time.Millisecond
 	maxTick        = 30 * time.Second
-	clockCostRatio = 100
+	clockCostRatio = 200
 )
 
 // clockStep is how long to wait before the next advance, after one that

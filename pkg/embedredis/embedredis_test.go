@@ -140,8 +140,8 @@ func TestClockStep_BacksOffWithTheCostOfAdvancing(t *testing.T) {
 	for _, tc := range []struct{ cost, want time.Duration }{
 		{0, minTick},
 		{time.Millisecond, minTick},
-		{10 * time.Millisecond, time.Second},
-		{100 * time.Millisecond, 10 * time.Second},
+		{10 * time.Millisecond, 2 * time.Second},
+		{100 * time.Millisecond, 20 * time.Second},
 		{time.Second, maxTick},
 	} {
 		if got := clockStep(tc.cost); got != tc.want {
