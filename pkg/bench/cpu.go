@@ -574,9 +574,16 @@ func (t *procTable) observe(row string, pid int, ticks, start int64) {
 
 // cumulative is CPU seconds by row over every process ever observed.
 func (t *procTable) cumulative() map[string]float64 {
-	out := map[string]float64{}
+	// Sum whole ticks, convert once: float sums taken in map order could
+	// round the same total differently from one read to the next (seen:
+	// 14.98 then 14.979999999999999), so a counter appeared to go back.
+	ticks := map[string]int64{}
 	for _, e := range t.last {
-		out[e.row] += float64(e.ticks) / procTicksPerSecond
+		ticks[e.row] += e.ticks
+	}
+	out := make(map[string]float64, len(ticks))
+	for row, n := range ticks {
+		out[row] = float64(n) / procTicksPerSecond
 	}
 	return out
 }

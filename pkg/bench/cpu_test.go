@@ -377,3 +377,21 @@ func TestPGSource_ReadsBackendsAndTransactions(t *testing.T) {
 		t.Errorf("background CPU went back: %v then %v", c.cpu, d.cpu)
 	}
 }
+
+// The same ticks must give the same seconds on every read: summing per-process
+// seconds as floats in map order made a counter appear to go back in CI.
+func TestProcTable_CumulativeIsExactWholeTicks(t *testing.T) {
+	tb := newProcTable()
+	var total int64
+	for pid := 1; pid <= 40; pid++ {
+		ticks := int64(pid*37 + 1)
+		tb.observe(pgBackgroundRow, pid, ticks, 1)
+		total += ticks
+	}
+	want := float64(total) / procTicksPerSecond
+	for i := 0; i < 20; i++ {
+		if got := tb.cumulative()[pgBackgroundRow]; got != want {
+			t.Fatalf("cumulative = %v, want exactly %v", got, want)
+		}
+	}
+}
