@@ -72,10 +72,15 @@ func (a *App) wakingEnqueuer() messaging.BatchEnqueuer {
 	if a.wake.notifier == nil {
 		// The pipeliner the API's sessions and admissions share (go-redis
 		// keeps one per client).
-		a.wake.notifier = taskwake.NewNotifier(storage.AutoPipeline(a.rdb), a.logger)
+		a.wake.notifier = taskwake.NewNotifier(storage.AutoPipeline(a.rdb), a.taskChannel(), a.logger)
 	}
 	return notifyingEnqueuer{next: a.enqueuer(), notify: a.wake.notifier.Notify}
 }
+
+// taskChannel is the channel enqueue notifications travel on: scoped to
+// the Redis database like the event bus, so deployments or test runs in
+// other databases of the same server do not wake these workers.
+func (a *App) taskChannel() string { return storage.PubSubChannel(a.rdb, "tasks") }
 
 type notifyingEnqueuer struct {
 	next   messaging.BatchEnqueuer
@@ -96,7 +101,7 @@ func (e notifyingEnqueuer) EnqueueBatch(ctx context.Context, ds []messaging.Deli
 func (a *App) startTaskWake(ctx context.Context) {
 	if a.wake.signal != nil && a.embedded == nil {
 		a.wg.Add(1)
-		go func() { defer a.wg.Done(); taskwake.Listen(ctx, a.rdb, a.wake.signal, a.logger) }()
+		go func() { defer a.wg.Done(); taskwake.Listen(ctx, a.rdb, a.taskChannel(), a.wake.signal, a.logger) }()
 	}
 	if a.wake.notifier != nil {
 		a.wg.Add(1)

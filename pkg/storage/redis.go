@@ -59,6 +59,19 @@ func TraceRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
 	return nil
 }
 
+// PubSubChannel names the pub/sub channel topic of the deployment using
+// rdb. Pub/sub channels are shared by every logical database of a Redis
+// server, so the database number is part of the name: two deployments (or
+// two test runs) on one server in different databases never hear each
+// other.
+func PubSubChannel(rdb redis.UniversalClient, topic string) string {
+	db := 0
+	if c, ok := rdb.(*redis.Client); ok {
+		db = c.Options().DB
+	}
+	return fmt.Sprintf("messager:%s:db%d", topic, db)
+}
+
 // AutoPipeline returns a client on rdb's connections that coalesces the
 // commands concurrent goroutines issue into pipelined round trips
 // (go-redis's automatic pipelining). Use it for the single commands every

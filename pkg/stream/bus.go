@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/messager/messager/pkg/events"
+	"github.com/messager/messager/pkg/storage"
 	"github.com/messager/messager/pkg/telemetry"
 )
 
@@ -43,17 +44,9 @@ func NewBus(rdb redis.UniversalClient, logger *slog.Logger, opts ...BusOption) *
 	return b
 }
 
-// ChannelFor names the event channel of the deployment using rdb. Pub/sub
-// channels are shared by every logical database of a Redis server, so the
-// database number is part of the name: two deployments (or two test runs)
-// on one server in different databases never see each other's events.
-func ChannelFor(rdb redis.UniversalClient) string {
-	db := 0
-	if c, ok := rdb.(*redis.Client); ok {
-		db = c.Options().DB
-	}
-	return fmt.Sprintf("messager:events:db%d", db)
-}
+// ChannelFor names the event channel of the deployment using rdb, scoped
+// to its Redis database (storage.PubSubChannel).
+func ChannelFor(rdb redis.UniversalClient) string { return storage.PubSubChannel(rdb, "events") }
 
 // Publish sends env to every pod. An error means no pod received it.
 func (b *Bus) Publish(ctx context.Context, env events.Envelope) (err error) {

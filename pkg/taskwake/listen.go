@@ -9,19 +9,17 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Channel is the Redis pub/sub channel enqueue notifications travel on.
-const Channel = "messager:tasks:enqueued"
-
 // pingEvery is how often Listen checks that its subscription is alive: a
 // connection that died silently would otherwise leave idle workers on
 // their fallback polling until it is noticed.
 const pingEvery = 15 * time.Second
 
-// Listen wakes sig on every notification on Channel until ctx ends. It
+// Listen wakes sig on every notification on channel (the one the
+// deployment's Notifiers publish on) until ctx ends. It
 // also wakes sig whenever its subscription (re)starts or fails: a
 // notification may have been missed while it was down.
-func Listen(ctx context.Context, rdb redis.UniversalClient, sig *Signal, logger *slog.Logger) {
-	ps := rdb.Subscribe(ctx, Channel)
+func Listen(ctx context.Context, rdb redis.UniversalClient, channel string, sig *Signal, logger *slog.Logger) {
+	ps := rdb.Subscribe(ctx, channel)
 	// Receive does not return when ctx ends; closing the subscription
 	// does. A ping now and then finds a connection that died silently.
 	var wg sync.WaitGroup

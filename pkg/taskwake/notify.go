@@ -8,23 +8,26 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Notifier tells every worker, by a PUBLISH on Channel, that tasks were
+// Notifier tells every worker, by a PUBLISH on its channel, that tasks were
 // enqueued. Notifications coalesce: Notify never blocks, and every Notify
 // is followed by a PUBLISH that starts after it, but all the Notify calls
 // made while one PUBLISH is in flight share the next one. So a busy API
 // pod publishes at most once per round trip, whatever its send rate.
 type Notifier struct {
 	rdb     redis.Cmdable
+	channel string
 	logger  *slog.Logger
 	pending chan struct{}
 }
 
-// NewNotifier returns a notifier publishing on rdb; Run must be running
+// NewNotifier returns a notifier publishing on channel through rdb (the
+// channel workers Listen on: one per deployment, see
+// storage.PubSubChannel); Run must be running
 // for notifications to go out. rdb may be an auto-pipelining client
 // (storage.AutoPipeline): a busy API pod's notifications then share the
 // round trips of its other commands.
-func NewNotifier(rdb redis.Cmdable, logger *slog.Logger) *Notifier {
-	return &Notifier{rdb: rdb, logger: logger, pending: make(chan struct{}, 1)}
+func NewNotifier(rdb redis.Cmdable, channel string, logger *slog.Logger) *Notifier {
+	return &Notifier{rdb: rdb, channel: channel, logger: logger, pending: make(chan struct{}, 1)}
 }
 
 // Notify asks for a notification after tasks were enqueued.
@@ -44,7 +47,7 @@ func (n *Notifier) Run(ctx context.Context) {
 		case <-n.pending:
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := n.rdb.Publish(pctx, Channel, "").Err()
+		err := n.rdb.Publish(pctx, n.channel, "").Err()
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			// Workers fall back to polling; nothing is lost.

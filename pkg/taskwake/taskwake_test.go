@@ -208,11 +208,11 @@ func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
 	defer cancel()
 
 	sig := NewSignal()
-	go Listen(ctx, rdb, sig, logger)
+	go Listen(ctx, rdb, testChannel, sig, logger)
 	// Listen wakes the signal once subscribed; after that, only a
 	// notification does.
 	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
-	n := NewNotifier(rdb, logger)
+	n := NewNotifier(rdb, testChannel, logger)
 	go n.Run(ctx)
 
 	queues := []string{"direct", "broadcast"}
@@ -259,12 +259,12 @@ func TestNotifier_CoalescesWhileNotRunning(t *testing.T) {
 	rdb, _ := testenv.RedisClient(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sub := rdb.Subscribe(ctx, Channel)
+	sub := rdb.Subscribe(ctx, testChannel)
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
 		t.Fatal(err)
 	}
-	n := NewNotifier(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	n := NewNotifier(rdb, testChannel, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for i := 0; i < 100; i++ {
 		n.Notify()
 	}
@@ -342,7 +342,10 @@ func TestListen_ReturnsWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sig := NewSignal()
 	done := make(chan struct{})
-	go func() { defer close(done); Listen(ctx, rdb, sig, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		defer close(done)
+		Listen(ctx, rdb, testChannel, sig, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	waitFor(t, func() bool { return sig.generation() > 0 }, "the subscription to start (it wakes the signal)")
 	cancel()
 	select {
@@ -351,3 +354,6 @@ func TestListen_ReturnsWhenTheContextEnds(t *testing.T) {
 		t.Fatal("Listen still running 30 s after its context ended")
 	}
 }
+
+// testChannel is the notification channel these tests publish and listen on.
+const testChannel = "messager:tasks:test"
