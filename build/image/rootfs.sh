@@ -43,7 +43,7 @@ install -d -m 0755 -o 0 -g 0 "$root" "$root/etc" "$root/etc/ssl" "$root/etc/ssl/
 
 # $GO is not quoted: it may be a command with a prefix (nice, env ...).
 CGO_ENABLED=0 $GO build -trimpath \
-  -ldflags "-s -w -X github.com/messager/messager/pkg/version.Version=$VERSION" \
+  -ldflags "-s -w -X github.com/messager/messager/internal/version.Version=$VERSION" \
   -o "$root/messager" ./cmd/messager
 chown 0:0 "$root/messager"
 chmod 0755 "$root/messager"

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/messager/messager/pkg/app"
-	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/internal/app"
+	"github.com/messager/messager/internal/storage"
 )
 
 func newAdminCmd() *cobra.Command {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/messager/messager/pkg/storage"
+	"github.com/messager/messager/internal/storage"
 )
 
 func TestAdmin_GrantAndRevokeOnTheConfiguredDatabase(t *testing.T) {

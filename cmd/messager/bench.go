@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/messager/messager/pkg/bench"
+	"github.com/messager/messager/internal/bench"
 )
 
 // newBenchCmd is `messager bench`: flags to bench.Options, nothing else.

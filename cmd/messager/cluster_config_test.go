@@ -9,7 +9,7 @@ import (
 // clusterConfig writes the MessagerConfig the cluster tests' processes
 // run with: the defaults, without the per-user send limit, because these
 // tests send hundreds of messages from one user as fast as they can. The
-// limit itself is pinned in pkg/app (send_rules_test.go).
+// limit itself is pinned in internal/app (send_rules_test.go).
 func clusterConfig(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "messager.yaml")

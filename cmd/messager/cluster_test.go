@@ -20,7 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/messager/messager/pkg/testenv"
+	"github.com/messager/messager/internal/testenv"
 )
 
 // These tests run the real binary as separate processes — two `messager

@@ -1,7 +1,7 @@
 // Command messager is the whole product in one binary: `messager all` runs
 // everything on embedded defaults, `api` and `worker` are the scaled-out
 // roles, `migrate` and `config` are for operators. It only wires flags to
-// pkg/app and pkg/config; the decisions live in pkg/.
+// internal/app and internal/config; the decisions live in pkg/.
 package main
 
 import (
@@ -15,11 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/messager/messager/pkg/app"
-	"github.com/messager/messager/pkg/config"
-	"github.com/messager/messager/pkg/storage"
-	"github.com/messager/messager/pkg/telemetry"
-	"github.com/messager/messager/pkg/version"
+	"github.com/messager/messager/internal/app"
+	"github.com/messager/messager/internal/config"
+	"github.com/messager/messager/internal/storage"
+	"github.com/messager/messager/internal/telemetry"
+	"github.com/messager/messager/internal/version"
 )
 
 func main() {

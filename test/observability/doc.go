@@ -4,5 +4,5 @@
 // in observability/ is evaluated through Prometheus' HTTP API.
 //
 // It owns no product code and must not import the server's packages beyond
-// pkg/testenv: what it checks is what Prometheus sees over the wire.
+// internal/testenv: what it checks is what Prometheus sees over the wire.
 package observability

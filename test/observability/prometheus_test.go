@@ -25,7 +25,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/messager/messager/pkg/testenv"
+	"github.com/messager/messager/internal/testenv"
 )
 
 const repoRoot = "../.."

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messager/messager/pkg/config"
+	"github.com/messager/messager/internal/config"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"

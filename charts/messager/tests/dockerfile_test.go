@@ -153,7 +153,7 @@ func TestDockerfile_BuildsAStaticBinaryIntoAScratchImageRunAsNonroot(t *testing.
 		t.Fatalf("no go build of ./cmd/messager in %s", script)
 	}
 	// CGO_ENABLED=0 on the command itself: the script also runs outside the builder's ENV.
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X github.com/messager/messager/pkg/version.Version=", `-o "$root/messager"`} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X github.com/messager/messager/internal/version.Version=", `-o "$root/messager"`} {
 		if !strings.Contains(goBuild, want) {
 			t.Errorf("%s: go build lacks %q (the binary must be static, reproducible, versioned, at /messager): %s", script, want, goBuild)
 		}
@@ -211,7 +211,7 @@ func TestDockerignore_KeepsLocalStateOutOfTheContext(t *testing.T) {
 			t.Errorf(".dockerignore lacks %q", want)
 		}
 	}
-	for _, never := range []string{"go.mod", "go.sum", "cmd", "pkg", "ent", "*.go"} {
+	for _, never := range []string{"go.mod", "go.sum", "cmd", "internal", "ent", "*.go"} {
 		if slices.Contains(lines, never) {
 			t.Errorf(".dockerignore excludes %q, which the build needs", never)
 		}

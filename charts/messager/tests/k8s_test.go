@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messager/messager/pkg/config"
+	"github.com/messager/messager/internal/config"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -178,7 +178,7 @@ func loadCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
 }
 
 // crdSchema compiles the CRD's openAPIV3Schema as JSON Schema, closed: every object that
-// lists properties refuses others (the API server would prune them silently; pkg/config
+// lists properties refuses others (the API server would prune them silently; internal/config
 // refuses them, and so does this check).
 func crdSchema(t *testing.T, crd *apiextensionsv1.CustomResourceDefinition) *jsonschema.Schema {
 	t.Helper()
@@ -251,7 +251,7 @@ func TestCRD_DescribesTheMessagerConfigDocument(t *testing.T) {
 		}
 	}
 
-	// The CRD names exactly the fields pkg/config has: no more, no fewer.
+	// The CRD names exactly the fields internal/config has: no more, no fewer.
 	var defMap map[string]any
 	if err := yaml.Unmarshal(def, &defMap); err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func TestCRD_DescribesTheMessagerConfigDocument(t *testing.T) {
 	fromConfig := leafPaths("spec", defMap["spec"])
 	fromCRD := schemaPaths("spec", crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"])
 	if !slices.Equal(fromConfig, fromCRD) {
-		t.Errorf("fields differ:\n pkg/config: %q\n CRD:        %q", fromConfig, fromCRD)
+		t.Errorf("fields differ:\n internal/config: %q\n CRD:        %q", fromConfig, fromCRD)
 	}
 
 	for _, bad := range []struct{ name, patch string }{
@@ -274,7 +274,7 @@ func TestCRD_DescribesTheMessagerConfigDocument(t *testing.T) {
 			t.Errorf("%s: CRD schema accepts %s", bad.name, bad.patch)
 		}
 		if _, err := config.Parse([]byte(doc)); err == nil {
-			t.Errorf("%s: pkg/config accepts %s", bad.name, bad.patch)
+			t.Errorf("%s: internal/config accepts %s", bad.name, bad.patch)
 		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"github.com/messager/messager/pkg/config"
+	"github.com/messager/messager/internal/config"
 )
 
 // servicePort returns the port called name, or nil.

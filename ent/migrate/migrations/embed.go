@@ -1,7 +1,7 @@
 // Package migrations embeds messager's versioned schema migrations: one
 // Atlas-format directory per dialect (<version>_<name>.sql files and the
 // atlas.sum that seals them), written by `go generate ./ent` and applied
-// by pkg/storage. The files are history: never edit one that was released;
+// by internal/storage. The files are history: never edit one that was released;
 // change ent/schema and generate a new one.
 package migrations
 

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/internal/auth"
+	"github.com/messager/messager/internal/httpapi"
+	"github.com/messager/messager/internal/messaging"
+	"github.com/messager/messager/internal/presence"
+	"github.com/messager/messager/internal/storage"
+	"github.com/messager/messager/internal/stream"
+	"github.com/messager/messager/internal/telemetry"
+	"github.com/messager/messager/internal/web"
+)
+
+// streamPingEvery is how often a stream pings its client.
+const streamPingEvery = 25 * time.Second
+
+// baseRouter has the middleware, problem+json 404/405 and operations
+// endpoints every mode serves.
+func (a *App) baseRouter() chi.Router {
+	r := chi.NewRouter()
+	methods := httpapi.NewMethods(func() chi.Routes { return r })
+	if telemetry.Enabled(a.cfg.Spec.Observability.Tracing) {
+		// First, so the access log and everything after log and trace
+		// inside the request's server span.
+		r.Use(telemetry.HTTPMiddleware("/healthz", "/readyz", "/metrics", "/metrics/queues"))
+	}
+	// Unknown methods are refused before the access log touches a metric;
+	// the body deadline comes before anything reads the body.
+	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, a.httpMetrics), httpapi.Recover,
+		httpapi.BodyReadTimeout(a.cfg.Spec.HTTP.ReadTimeout.D()), httpapi.LimitBody, httpapi.ExtractTrace, httpapi.AnswerOptions("/api/", methods))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		if allow := methods.Allow(r.URL.Path); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", a.ready)
+	if !a.separateMetrics() {
+		a.mountOps(r)
+	}
+	return r
+}
+
+func (a *App) opsRouter() http.Handler {
+	r := a.baseRouter()
+	a.httpMetrics.Precreate(r)
+	return r
+}
+
+// ready answers 200 only when the database and Redis both answer and the
+// database has the schema this binary uses: a database never migrated
+// would answer, then fail every request.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var down []string
+	err := a.db.Ping(ctx)
+	if err == nil {
+		err = a.db.CheckSchema(ctx)
+	}
+	switch {
+	case errors.Is(err, storage.ErrNotMigrated):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, "not ready: database not migrated; run `messager migrate` (or start with --migrate)")
+		p.RetryAfter = 5 * time.Second
+		httpapi.WriteProblem(w, r, p)
+		return
+	case err != nil:
+		down = append(down, "database")
+	}
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		down = append(down, "redis")
+	}
+	if len(down) > 0 {
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, "not ready: no answer from "+joinAnd(down))
+		p.RetryAfter = 2 * time.Second
+		httpapi.WriteProblem(w, r, p)
+		return
+	}
+	_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func joinAnd(s []string) string {
+	if len(s) == 2 {
+		return s[0] + " and " + s[1]
+	}
+	return s[0]
+}
+
+// apiRouter serves the API, streams, UI, task monitor and queue metrics.
+func (a *App) apiRouter() http.Handler {
+	spec := a.cfg.Spec
+	errs := a.errorClassifier()
+	users := a.db.Users()
+	messages := a.db.Messages()
+
+	// Every request looks up its session and every send reserves its
+	// client_id: one command each, issued by many goroutines at once, so
+	// they share pipelined round trips.
+	pipelined := storage.AutoPipeline(a.rdb)
+	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
+	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
+		SessionTTL:        spec.Auth.SessionTTL.D(),
+		MinPasswordLength: spec.Auth.MinPasswordLength,
+		Login:             auth.LoginLimits{Window: login.Window.D(), PerUserIP: login.PerUserIP, PerUser: login.PerUser, PerIP: login.PerIP},
+		Register:          auth.RegisterLimits{Window: register.Window.D(), PerIP: register.PerIP},
+		// On a laptop nobody runs `messager admin grant`: the first account is the admin.
+		FirstUserAdmin: a.opts.Mode == ModeAll,
+		OnLogin: func(ctx context.Context, p auth.Principal) {
+			if err := a.tracker.Touch(ctx, p); err != nil {
+				a.logger.WarnContext(ctx, "presence on login", "user_id", p.UserID, "err", err)
+			}
+		},
+	})
+	authSvc = auth.NewLoggingService(a.logger, auth.NewInstrumentingService(a.registry, authSvc))
+	authn := auth.NewAuthenticator(authSvc, spec.HTTP.AllowedOrigins, errs)
+
+	var presenceSvc presence.Service = presence.NewService(a.tracker)
+	presenceSvc = presence.NewLoggingService(a.logger, presenceSvc)
+	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
+
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, messaging.NewGroupEnqueuer(a.wakingEnqueuer()), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
+		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
+	})
+	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
+
+	// A logout ends the session's streams on every pod, and the user's
+	// presence at once.
+	authSvc = stream.EndStreamsOnLogout(authSvc, a.hub, a.bus, a.logger)
+	authSvc = presence.EndOnLogout(authSvc, a.tracker, a.logger)
+	// A user whose last stream closed goes offline after a short grace.
+	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry), stream.WithOnLastClose(a.tracker.StreamClosed))
+
+	r := a.baseRouter()
+	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))
+	r.Mount("/api/v1/presence", presence.MakeHandler(presenceSvc, authn, errs))
+	r.Mount("/api/v1/messages", messaging.MakeHandler(msgSvc, authn, errs))
+	r.Mount("/api/v1/users", a.usersHandler(users, authn, errs))
+	r.Mount("/api/v1/typing", a.typingHandler(users, authn, errs))
+	r.With(authn.Require).Get("/api/v1/stream", streams.WebSocket)
+	r.With(authn.Require).Get("/api/v1/events", streams.Events)
+	r.HandleFunc("/api/*", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+	})
+	if spec.Observability.Asynqmon.Enabled {
+		// A signed-out browser is sent to sign in and brought back.
+		a.mountTaskMonitor(r, authn.RequireOrSignIn("/"), a.requireAdmin(users))
+	}
+	r.Handle("/*", web.Handler())
+	a.httpMetrics.Precreate(r)
+	return r
+}
+
+// adminStore answers whether an account is an admin.
+type adminStore interface {
+	IsAdmin(ctx context.Context, id int) (bool, error)
+}
+
+// requireAdmin lets admins through: the account's admin flag, read from
+// the database on every request, so `messager admin revoke` takes effect
+// at once. The task monitor shows and deletes everyone's pending
+// messages, and asynqmon has no access control of its own.
+func (a *App) requireAdmin(users adminStore) func(http.Handler) http.Handler {
+	errs := a.errorClassifier()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := auth.PrincipalFrom(r.Context())
+			ok, err := users.IsAdmin(r.Context(), p.UserID)
+			if err != nil {
+				httpapi.WriteProblem(w, r, errs.Problem(err))
+				return
+			}
+			if !ok {
+				httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusForbidden, "the task monitor is for admins; an operator grants it with `messager admin grant USERNAME`"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// sharedRedis hands asynqmon the process's one Redis client instead of a
+// connection option it would dial itself.
+type sharedRedis struct{ c redis.UniversalClient }
+
+func (s sharedRedis) MakeRedisClient() any { return s.c }

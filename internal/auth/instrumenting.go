@@ -1,0 +1,80 @@
+package auth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/messager/messager/internal/storage"
+)
+
+// Auth events counted in messager_auth_events_total{event}. Failures that
+// are not about the caller (the database down, no hashing slot) are not
+// auth events: they show as 5xx/503 in the HTTP metrics.
+const (
+	EventRegister       = "register"        // an account was created
+	EventLoginSucceeded = "login_succeeded" // a session was issued
+	EventLoginFailed    = "login_failed"    // wrong username or password
+	EventLoginLimited   = "login_limited"   // refused by a login rate limit
+	EventLogout         = "logout"          // a session was ended
+)
+
+type instrumentingService struct {
+	events map[string]prometheus.Counter
+	next   Service
+}
+
+// NewInstrumentingService counts registrations, logins by result and
+// logouts, every event's series created at zero so that increase() sees
+// the first one.
+func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "messager_auth_events_total",
+		Help: "Auth events: register, login_succeeded, login_failed (wrong credentials), login_limited (rate limited), logout.",
+	}, []string{"event"})
+	reg.MustRegister(vec)
+	events := map[string]prometheus.Counter{}
+	for _, e := range []string{EventRegister, EventLoginSucceeded, EventLoginFailed, EventLoginLimited, EventLogout} {
+		events[e] = vec.WithLabelValues(e)
+	}
+	return &instrumentingService{events: events, next: s}
+}
+
+func (s *instrumentingService) Register(ctx context.Context, username, email, password, clientIP string) (storage.User, error) {
+	u, err := s.next.Register(ctx, username, email, password, clientIP)
+	if err == nil {
+		s.events[EventRegister].Inc()
+	}
+	return u, err
+}
+
+func (s *instrumentingService) Login(ctx context.Context, username, password, clientIP string) (Session, error) {
+	sess, err := s.next.Login(ctx, username, password, clientIP)
+	var rl *RateLimitedError
+	switch {
+	case err == nil:
+		s.events[EventLoginSucceeded].Inc()
+	case errors.Is(err, ErrInvalidCredentials):
+		s.events[EventLoginFailed].Inc()
+	case errors.As(err, &rl):
+		s.events[EventLoginLimited].Inc()
+	}
+	return sess, err
+}
+
+func (s *instrumentingService) Logout(ctx context.Context, token string) error {
+	err := s.next.Logout(ctx, token)
+	if err == nil {
+		s.events[EventLogout].Inc()
+	}
+	return err
+}
+
+func (s *instrumentingService) Authenticate(ctx context.Context, token string) (Principal, error) {
+	return s.next.Authenticate(ctx, token)
+}
+
+func (s *instrumentingService) Me(ctx context.Context, p Principal) (storage.User, error) {
+	return s.next.Me(ctx, p)
+}

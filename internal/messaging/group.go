@@ -1,0 +1,201 @@
+package messaging
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/messager/messager/internal/telemetry"
+)
+
+// BatchEnqueuer queues several deliveries as one task; *AsynqEnqueuer.
+type BatchEnqueuer interface {
+	EnqueueBatch(ctx context.Context, ds []Delivery) error
+}
+
+// GroupEnqueuer is the API's group commit for sends: deliveries that are
+// accepted while an enqueue is in flight wait and then travel together in
+// one TypeDeliverBatch task, so a busy pod pays asynq's enqueue, dequeue
+// and completion scripts once per batch rather than once per message. An
+// idle pod enqueues each message alone at once: a batch is only ever what
+// piled up behind a round trip, there is no timer to wait for.
+//
+// Enqueue returns only once its delivery's task is in Redis (or the
+// enqueue failed), so a 202 still means the message is queued durably.
+type GroupEnqueuer struct {
+	sink     BatchEnqueuer
+	timeout  time.Duration
+	flushers int
+	maxSize  int
+	maxUsers int
+	linger   time.Duration // wait this long before a busy group's batch
+	window   time.Duration // busy: its previous batch is younger than this
+	sleep    func(time.Duration)
+	tracer   trace.Tracer
+
+	mu     sync.Mutex
+	groups map[string]*group // by queue: a task travels on one queue
+}
+
+type group struct {
+	pending   []*pendingDelivery
+	active    int       // flushers running
+	lastFlush time.Time // when the latest batch was taken
+	lastSize  int       // and how many deliveries it held
+}
+
+type pendingDelivery struct {
+	d Delivery
+	// span is the delivery's message.enqueue, open until done.
+	span trace.Span
+	done chan error
+}
+
+// Group commit bounds. A task holds at most maxGroup deliveries and, past
+// its first delivery, at most maxGroupRecipients recipients (so a task of
+// broadcasts stays a few hundred KiB). One enqueue per queue is in flight
+// at a time (groupFlushers): a second would only split the batches, and
+// groupTimeout bounds each. A busy group lingers groupLinger before taking
+// a batch (see lingerFor); sends at under ~200/s, or from one sender at a
+// time, never linger.
+const (
+	maxGroup           = 128
+	maxGroupRecipients = 16384
+	groupFlushers      = 1
+	groupTimeout       = 5 * time.Second
+	groupLinger        = time.Millisecond
+	lingerWindow       = 5 * time.Millisecond
+)
+
+// NewGroupEnqueuer returns a group-committing Enqueuer over sink.
+func NewGroupEnqueuer(sink BatchEnqueuer) *GroupEnqueuer {
+	return &GroupEnqueuer{
+		sink: sink, timeout: groupTimeout, flushers: groupFlushers,
+		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, sleep: time.Sleep,
+		tracer: otel.Tracer(tracerName),
+		groups: map[string]*group{},
+	}
+}
+
+// Enqueue implements Enqueuer. The caller's context is not used to cancel
+// the shared enqueue (it carries other requests' messages too); each
+// batch gets its own timeout instead, and Enqueue always reports the true
+// outcome, so a message is never queued behind an error answer.
+func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
+	_, span, d := startEnqueue(ctx, g.tracer, d)
+	defer func() { telemetry.Fail(span, err); span.End() }()
+	p := &pendingDelivery{d: d, span: span, done: make(chan error, 1)}
+	q := d.Queue()
+	g.mu.Lock()
+	grp := g.groups[q]
+	if grp == nil {
+		grp = &group{}
+		g.groups[q] = grp
+	}
+	grp.pending = append(grp.pending, p)
+	lead := grp.active < g.flushers
+	if lead {
+		grp.active++
+	}
+	g.mu.Unlock()
+	if lead {
+		g.flush(grp, p)
+	}
+	return <-p.done
+}
+
+// flush enqueues batches from grp until own (the leader's delivery) is
+// sent, then hands any remainder to a goroutine so the leader's request
+// can answer. The flusher count drops only when nothing is pending, so a
+// delivery is never left behind without a flusher.
+func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
+	for {
+		if d := g.lingerFor(grp); d > 0 {
+			g.sleep(d)
+		}
+		batch := g.take(grp)
+		if batch == nil {
+			return
+		}
+		g.send(batch)
+		if own != nil {
+			sent := false
+			for _, p := range batch {
+				sent = sent || p == own
+			}
+			if sent {
+				// Keep the flusher slot: the goroutine carries on with it.
+				go g.flush(grp, nil)
+				return
+			}
+		}
+	}
+}
+
+// lingerFor says how long to wait before taking a batch from grp: linger
+// while sends are frequent and concurrent (the previous batch was taken
+// lately and held several, or several are waiting now) and the batch is
+// not full yet; else nothing. A lone sequential sender never lingers:
+// waiting could not give it company.
+func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	busy := time.Since(grp.lastFlush) < g.window && (grp.lastSize > 1 || len(grp.pending) > 1)
+	if g.linger <= 0 || !busy || len(grp.pending) >= g.maxSize {
+		return 0
+	}
+	return g.linger
+}
+
+// take removes the next batch from grp, or releases the caller's flusher
+// slot and returns nil when nothing is pending.
+func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(grp.pending) == 0 {
+		grp.active--
+		return nil
+	}
+	n, users := 0, 0
+	for n < len(grp.pending) && n < g.maxSize {
+		r := len(grp.pending[n].d.Recipients)
+		if n > 0 && users+r > g.maxUsers {
+			break
+		}
+		users += r
+		n++
+	}
+	grp.lastFlush, grp.lastSize = time.Now(), n
+	batch := make([]*pendingDelivery, n)
+	copy(batch, grp.pending)
+	// Shift rather than reslice so the backing array does not pin sent
+	// deliveries.
+	rest := copy(grp.pending, grp.pending[n:])
+	clear(grp.pending[rest:])
+	grp.pending = grp.pending[:rest]
+	return batch
+}
+
+func (g *GroupEnqueuer) send(batch []*pendingDelivery) {
+	ds := make([]Delivery, len(batch))
+	for i, p := range batch {
+		ds[i] = p.d
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	// The task's Redis round trip shows in the trace of the first sampled
+	// delivery it carries (a lone message's own).
+	for _, p := range batch {
+		if p.span.IsRecording() {
+			ctx = trace.ContextWithSpan(ctx, p.span)
+			break
+		}
+	}
+	err := g.sink.EnqueueBatch(ctx, ds)
+	cancel()
+	for _, p := range batch {
+		p.done <- err
+	}
+}

@@ -1,0 +1,221 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/messager/messager/internal/events"
+)
+
+// recordingSink is a BatchEnqueuer that records every batch and can be
+// held (to let a backlog pile up) or made to fail.
+type recordingSink struct {
+	mu      sync.Mutex
+	batches [][]Delivery
+	hold    chan struct{} // when non-nil, each EnqueueBatch waits on it
+	entered chan struct{} // receives once per EnqueueBatch call, when non-nil
+	fail    error
+}
+
+func newHeldSink() *recordingSink {
+	return &recordingSink{hold: make(chan struct{}), entered: make(chan struct{}, 1000)}
+}
+
+func (s *recordingSink) EnqueueBatch(_ context.Context, ds []Delivery) error {
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
+	if s.hold != nil {
+		<-s.hold
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches = append(s.batches, append([]Delivery(nil), ds...))
+	return s.fail
+}
+
+func dm(i int) Delivery {
+	return Delivery{SenderID: 1, Recipients: []int{2}, Message: events.Message{ID: fmt.Sprintf("m%04d", i)}}
+}
+
+func TestGroupEnqueuer_AloneGoesAtOnce(t *testing.T) {
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink)
+	if err := g.Enqueue(context.Background(), dm(1)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.batches) != 1 || len(sink.batches[0]) != 1 || sink.batches[0][0].Message.ID != "m0001" {
+		t.Fatalf("batches = %+v, want one batch holding m0001", sink.batches)
+	}
+}
+
+// While one enqueue is in flight, later sends pile up and leave together;
+// every send is enqueued exactly once and each caller is answered.
+func TestGroupEnqueuer_BatchesWhatPilesUpAndLosesNothing(t *testing.T) {
+	sink := newHeldSink()
+	g := NewGroupEnqueuer(sink)
+	const n = 300
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- g.Enqueue(context.Background(), dm(i)) }()
+		if i == 0 {
+			<-sink.entered // the first is in flight, alone
+		}
+	}
+	// Let the backlog build behind the held first enqueue, then release.
+	waitPending(t, g, QueueDirect, n-1)
+	close(sink.hold)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for _, b := range sink.batches {
+		if len(b) > maxGroup {
+			t.Errorf("batch of %d, want at most %d", len(b), maxGroup)
+		}
+		for _, d := range b {
+			seen[d.Message.ID]++
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct messages enqueued, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("message %s enqueued %d times", id, c)
+		}
+	}
+	// 1 alone, then 299 waiting: 128 + 128 + 43.
+	if len(sink.batches) != 4 {
+		t.Fatalf("%d batches, want 4 (1 + the 299 that piled up, in batches of at most %d)", len(sink.batches), maxGroup)
+	}
+}
+
+// A busy group lingers before taking a batch, so sends that arrive just
+// after a quick enqueue still share the next task; an idle group, or one
+// fed by a single sequential sender, does not.
+func TestGroupEnqueuer_LingersOnlyWhenBusy(t *testing.T) {
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink)
+	lingering, release := make(chan struct{}, 1), make(chan struct{})
+	g.window = time.Hour // recent enough, whatever the machine's speed
+	g.sleep = func(time.Duration) { lingering <- struct{}{}; <-release }
+	// Idle, then one sender at a time: each send goes at once, alone.
+	for i := 1; i <= 2; i++ {
+		if err := g.Enqueue(context.Background(), dm(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-lingering:
+		t.Fatal("a lone sequential sender lingered")
+	default:
+	}
+	// Concurrent senders (the last batch held several): the next leader
+	// lingers, and a send arriving meanwhile joins its batch.
+	g.mu.Lock()
+	g.groups[QueueDirect].lastSize = 2
+	g.mu.Unlock()
+	done := make(chan error, 2)
+	go func() { done <- g.Enqueue(context.Background(), dm(3)) }()
+	<-lingering
+	go func() { done <- g.Enqueue(context.Background(), dm(4)) }()
+	waitPending(t, g, QueueDirect, 2)
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sink.batches) != 3 || len(sink.batches[2]) != 2 {
+		t.Fatalf("batches = %v, want [m0001], [m0002], then [m0003 m0004]", sink.batches)
+	}
+}
+
+// A task's recipients are bounded, so broadcasts to big audiences do not
+// make one enormous task; a single huge broadcast still goes alone.
+func TestGroupEnqueuer_BoundsRecipientsPerTask(t *testing.T) {
+	sink := newHeldSink()
+	g := NewGroupEnqueuer(sink)
+	big := func(i int) Delivery {
+		d := Delivery{SenderID: 1, Recipients: make([]int, 6000), Message: events.Message{ID: fmt.Sprintf("b%d", i), Broadcast: true}}
+		return d
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = g.Enqueue(context.Background(), big(i)) }()
+		if i == 0 {
+			<-sink.entered
+		}
+	}
+	waitPending(t, g, QueueBroadcast, 3)
+	close(sink.hold)
+	wg.Wait()
+	for _, b := range sink.batches {
+		users := 0
+		for _, d := range b {
+			users += len(d.Recipients)
+		}
+		if len(b) > 1 && users > maxGroupRecipients {
+			t.Fatalf("a task of %d broadcasts holds %d recipients, over %d", len(b), users, maxGroupRecipients)
+		}
+	}
+	if len(sink.batches) != 3 { // 1, then 2 + 1 (2×6000 fits 16384, 3× does not)
+		t.Fatalf("%d tasks, want 3", len(sink.batches))
+	}
+}
+
+// A failed enqueue is reported to every caller whose message was in it, so
+// none of them answers 202 for a message that is not queued.
+func TestGroupEnqueuer_ReportsFailureToEveryCaller(t *testing.T) {
+	boom := errors.New("redis down")
+	sink := newHeldSink()
+	sink.fail = boom
+	g := NewGroupEnqueuer(sink)
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- g.Enqueue(context.Background(), dm(i)) }()
+		if i == 0 {
+			<-sink.entered
+		}
+	}
+	waitPending(t, g, QueueDirect, n-1)
+	close(sink.hold)
+	for range n {
+		if err := <-errs; !errors.Is(err, boom) {
+			t.Fatalf("Enqueue = %v, want %v", err, boom)
+		}
+	}
+}
+
+// waitPending waits until n deliveries wait behind the in-flight enqueue.
+func waitPending(t *testing.T, g *GroupEnqueuer, queue string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		grp := g.groups[queue]
+		got := 0
+		if grp != nil {
+			got = len(grp.pending)
+		}
+		g.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("fewer than %d deliveries piled up", n)
+}

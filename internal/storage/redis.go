@@ -1,0 +1,112 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/messager/messager/internal/config"
+)
+
+// OpenRedis builds one shared client for the configured deployment mode;
+// sessions, presence, pub/sub and asynq all use it.
+func OpenRedis(c config.Redis) (redis.UniversalClient, error) {
+	switch c.Mode {
+	case config.RedisSentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.MasterName, SentinelAddrs: c.Addrs, PoolSize: 64}), nil
+	case config.RedisCluster:
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, PoolSize: 64}), nil
+	}
+	if c.URL == "" {
+		return nil, errors.New("redis url is empty: set spec.redis.url or MESSAGER_REDIS_URL")
+	}
+	opt, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	opt.PoolSize = 64
+	// Fail fast while Redis is down so the API answers 503 promptly
+	// instead of holding requests.
+	opt.DialTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	return redis.NewClient(opt), nil
+}
+
+// TraceRedis makes a span, on tp, of every command and pipeline rdb (and
+// every client sharing its connections: pipelines, asynq, pub/sub) sends.
+// Spans name the command only: arguments are session tokens and message
+// bodies. Connection dials are not traced. Redis metrics are not taken
+// from here (Prometheus has the pool's).
+func TraceRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
+	err := redisotel.InstrumentTracing(rdb,
+		redisotel.WithTracerProvider(tp),
+		redisotel.WithDBStatement(false),
+		redisotel.WithCallerEnabled(false),
+		redisotel.WithDialFilter(true),
+		redisotel.WithCommandFilter(redisotel.DefaultCommandFilter),
+	)
+	if err != nil {
+		return fmt.Errorf("trace redis: %w", err)
+	}
+	return nil
+}
+
+// PubSubChannel names the pub/sub channel topic of the deployment using
+// rdb. Pub/sub channels are shared by every logical database of a Redis
+// server, so the database number is part of the name: two deployments (or
+// two test runs) on one server in different databases never hear each
+// other.
+func PubSubChannel(rdb redis.UniversalClient, topic string) string {
+	db := 0
+	if c, ok := rdb.(*redis.Client); ok {
+		db = c.Options().DB
+	}
+	return fmt.Sprintf("messager:%s:db%d", topic, db)
+}
+
+// AutoPipeline returns a client on rdb's connections that coalesces the
+// commands concurrent goroutines issue into pipelined round trips
+// (go-redis's automatic pipelining). Use it for the single commands every
+// request makes, such as session lookups: under load they then cost a
+// fraction of a round trip each, and alone they cost one as before. It
+// returns rdb itself when rdb cannot pipeline automatically.
+func AutoPipeline(rdb redis.UniversalClient) redis.Cmdable {
+	ap, ok := rdb.(interface {
+		AutoPipeline() (*redis.AutoPipeliner, error)
+	})
+	if !ok {
+		return rdb
+	}
+	p, err := ap.AutoPipeline()
+	if err != nil {
+		return rdb
+	}
+	return p
+}
+
+// PingRedis reports whether Redis answers.
+func PingRedis(ctx context.Context, rdb redis.UniversalClient) error {
+	return rdb.Ping(ctx).Err()
+}
+
+// IsRedisDown reports whether err means Redis did not answer, as opposed
+// to a command error; the API answers such errors with 503.
+func IsRedisDown(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "LOADING") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "dial tcp")
+}

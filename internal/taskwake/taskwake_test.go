@@ -1,0 +1,359 @@
+package taskwake
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/messager/messager/internal/testenv"
+)
+
+func TestDequeueQueue_RecognisesAsynqsDequeueKeysOnly(t *testing.T) {
+	q, ok := dequeueQueue([]string{"asynq:{direct}:pending", "asynq:{direct}:paused", "asynq:{direct}:active", "asynq:{direct}:lease"})
+	if !ok || q != "direct" {
+		t.Errorf("dequeue keys: %q, %v; want direct", q, ok)
+	}
+	for _, keys := range [][]string{
+		nil,
+		{"asynq:{direct}:pending"},
+		// asynq's enqueue and done scripts touch the same queue.
+		{"asynq:{direct}:t:1", "asynq:{direct}:pending", "asynq:{direct}:paused", "asynq:{direct}:active"},
+		{"asynq:{direct}:active", "asynq:{direct}:lease", "asynq:{direct}:t:1", "asynq:{direct}:processed:2026-01-01"},
+	} {
+		if q, ok := dequeueQueue(keys); ok {
+			t.Errorf("%q taken for a dequeue of %q", keys, q)
+		}
+	}
+}
+
+// scripted is a Redis client whose EvalSha answers from a function.
+type scripted struct {
+	redis.UniversalClient
+	eval func(queue string) error
+}
+
+func (s *scripted) EvalSha(ctx context.Context, _ string, keys []string, _ ...any) *redis.Cmd {
+	cmd := redis.NewCmd(ctx)
+	q, _ := dequeueQueue(keys)
+	if err := s.eval(q); err != nil {
+		cmd.SetErr(err)
+	} else {
+		cmd.SetVal("task")
+	}
+	return cmd
+}
+
+func dequeueKeys(q string) []string {
+	p := "asynq:{" + q + "}:"
+	return []string{p + "pending", p + "paused", p + "active", p + "lease"}
+}
+
+// round runs one asynq dequeue round (every queue in turn until one has
+// a task) through c and reports whether it finished within limit.
+func round(c *Client, queues []string, limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, q := range queues {
+			if c.EvalSha(context.Background(), "sha", dequeueKeys(q)).Err() == nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+// Once every queue came back empty, the next dequeue waits for a wake-up
+// (here the fallback is an hour: only Wake can end the wait).
+func TestClient_WaitsAfterAnEmptyRoundUntilWoken(t *testing.T) {
+	queues := []string{"direct", "broadcast"}
+	sig := NewSignal()
+	c := NewClient(&scripted{eval: func(string) error { return redis.Nil }}, sig, queues, time.Hour)
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the first round waited: nothing was known to be empty")
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); round(c, queues, time.Hour) }()
+	for c.waits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	sig.Wake()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wake did not end the wait")
+	}
+}
+
+// A notification that arrives while a round is looking at the queues
+// must not be lost: the round may have looked at the queue before the
+// task landed, so the next round runs at once.
+func TestClient_AWakeUpDuringTheRoundIsNotLost(t *testing.T) {
+	queues := []string{"direct", "broadcast", "maintenance"}
+	sig := NewSignal()
+	var n atomic.Int64
+	c := NewClient(&scripted{eval: func(q string) error {
+		if n.Add(1) == 2 {
+			sig.Wake() // the API enqueued into direct, already looked at, and published
+		}
+		return redis.Nil
+	}}, sig, queues, time.Hour)
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the first round waited")
+	}
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the round after a wake-up that came mid-round waited: the wake-up was lost")
+	}
+	if c.waits.Load() != 0 {
+		t.Errorf("%d waits, want 0", c.waits.Load())
+	}
+}
+
+// A queue not yet looked at, a task found or an error: no wait.
+func TestClient_DoesNotWaitUnlessEveryQueueWasEmpty(t *testing.T) {
+	queues := []string{"direct", "broadcast"}
+	sig := NewSignal()
+	found := map[string]bool{"broadcast": true}
+	c := NewClient(&scripted{eval: func(q string) error {
+		if found[q] {
+			return nil
+		}
+		return redis.Nil
+	}}, sig, queues, time.Hour)
+	for i := 0; i < 5; i++ {
+		if !round(c, queues, 10*time.Second) {
+			t.Fatal("a round waited although broadcast always has a task")
+		}
+	}
+	errs := NewClient(&scripted{eval: func(string) error { return io.ErrUnexpectedEOF }}, sig, queues, time.Hour)
+	for i := 0; i < 5; i++ {
+		if !round(errs, queues, 10*time.Second) {
+			t.Fatal("a round waited after errors")
+		}
+	}
+	if c.waits.Load()+errs.waits.Load() != 0 {
+		t.Errorf("waits: %d, %d", c.waits.Load(), errs.waits.Load())
+	}
+}
+
+// Shutdown must not wait for the fallback: Stop ends every wait, and
+// nobody waits afterwards.
+func TestSignal_StopReleasesWaitersForGood(t *testing.T) {
+	queues := []string{"direct"}
+	sig := NewSignal()
+	c := NewClient(&scripted{eval: func(string) error { return redis.Nil }}, sig, queues, time.Hour)
+	round(c, queues, 10*time.Second)
+	done := make(chan struct{})
+	go func() { defer close(done); round(c, queues, time.Hour) }()
+	for c.waits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	sig.Stop()
+	<-done
+	for i := 0; i < 3; i++ {
+		if !round(c, queues, 10*time.Second) {
+			t.Fatal("a round waited after Stop")
+		}
+	}
+	sig.Wake() // harmless after Stop
+}
+
+// countingClient counts asynq's dequeue scripts.
+type countingClient struct {
+	redis.UniversalClient
+	dequeues atomic.Int64
+}
+
+func (c *countingClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	if _, ok := dequeueQueue(keys); ok {
+		c.dequeues.Add(1)
+	}
+	return c.UniversalClient.EvalSha(ctx, sha, keys, args...)
+}
+
+func (c *countingClient) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	if _, ok := dequeueQueue(keys); ok {
+		c.dequeues.Add(1)
+	}
+	return c.UniversalClient.Eval(ctx, script, keys, args...)
+}
+
+type quiet struct{}
+
+func (quiet) Debug(...any) {}
+func (quiet) Info(...any)  {}
+func (quiet) Warn(...any)  {}
+func (quiet) Error(...any) {}
+func (quiet) Fatal(...any) {}
+
+// With a real asynq server (on the test Redis, embedded or real): an idle
+// server stops running dequeue scripts, a notification published by the
+// Notifier wakes it, and the task is processed at once, long before the
+// hour-long fallback.
+func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
+	rdb, _ := testenv.RedisClient(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	sig := NewSignal()
+	go Listen(ctx, rdb, testChannel, sig, logger)
+	// Listen wakes the signal once subscribed; after that, only a
+	// notification does.
+	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
+	n := NewNotifier(rdb, testChannel, logger)
+	go n.Run(ctx)
+
+	queues := []string{"direct", "broadcast"}
+	counting := &countingClient{UniversalClient: rdb}
+	gated := NewClient(counting, sig, queues, time.Hour)
+	handled := make(chan string, 10)
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("t", func(_ context.Context, t *asynq.Task) error { handled <- string(t.Payload()); return nil })
+	srv := asynq.NewServerFromRedisClient(gated, asynq.Config{
+		Concurrency: 2, Queues: map[string]int{"direct": 2, "broadcast": 1},
+		TaskCheckInterval: time.Millisecond, Logger: quiet{},
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sig.Stop(); srv.Shutdown() }()
+
+	// Idle: the server waits on the signal, and no dequeue runs meanwhile
+	// (polling every millisecond would run hundreds).
+	waitFor(t, func() bool { return gated.waits.Load() > 0 }, "the idle server to wait")
+	before := counting.dequeues.Load()
+	time.Sleep(300 * time.Millisecond)
+	if d := counting.dequeues.Load() - before; d != 0 {
+		t.Fatalf("%d dequeue scripts while idle, want 0", d)
+	}
+
+	client := asynq.NewClientFromRedisClient(rdb)
+	defer client.Close()
+	if _, err := client.Enqueue(asynq.NewTask("t", []byte("one")), asynq.Queue("broadcast")); err != nil {
+		t.Fatal(err)
+	}
+	n.Notify()
+	select {
+	case got := <-handled:
+		if got != "one" {
+			t.Fatalf("handled %q", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the notified task was not processed: the wake-up did not reach the idle server")
+	}
+}
+
+func TestNotifier_CoalescesWhileNotRunning(t *testing.T) {
+	rdb, _ := testenv.RedisClient(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := rdb.Subscribe(ctx, testChannel)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
+		t.Fatal(err)
+	}
+	n := NewNotifier(rdb, testChannel, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := 0; i < 100; i++ {
+		n.Notify()
+	}
+	go n.Run(ctx)
+	if _, err := sub.ReceiveMessage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// One notification covers every Notify before it; a later Notify
+	// gets one of its own.
+	n.Notify()
+	if _, err := sub.ReceiveMessage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	probe := make(chan error, 1)
+	go func() {
+		_, err := sub.ReceiveMessage(ctx)
+		probe <- err
+	}()
+	select {
+	case err := <-probe:
+		t.Fatalf("a third notification (%v): 101 Notify calls made more than 2 publishes", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// One notification wakes one idle server; a waiter that gave up (its
+// fallback passed) does not swallow a later one.
+func TestSignal_WakesOneWaiterOldestFirst(t *testing.T) {
+	s := NewSignal()
+	gen := s.generation()
+	gone, leave, ok := s.wait(gen)
+	if !ok {
+		t.Fatal("no wait in the current generation")
+	}
+	leave()
+	a, _, _ := s.wait(gen)
+	b, _, _ := s.wait(gen)
+	s.Wake()
+	if !closed(a) || closed(b) || closed(gone) {
+		t.Fatalf("after one Wake: a %v, b %v, the waiter that left %v; want only a", closed(a), closed(b), closed(gone))
+	}
+	if _, _, ok := s.wait(gen); ok {
+		t.Error("a wait on a past generation was accepted: its wake-up already happened")
+	}
+	s.Wake()
+	if !closed(b) {
+		t.Error("the second Wake did not wake b")
+	}
+}
+
+// Listen is owned by its caller: it returns once ctx ends, although
+// go-redis's Receive does not watch the context.
+func TestListen_ReturnsWhenTheContextEnds(t *testing.T) {
+	rdb, _ := testenv.RedisClient(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := NewSignal()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Listen(ctx, rdb, testChannel, sig, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	waitFor(t, func() bool { return sig.generation() > 0 }, "the subscription to start (it wakes the signal)")
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Listen still running 30 s after its context ended")
+	}
+}
+
+// testChannel is the notification channel these tests publish and listen on.
+const testChannel = "messager:tasks:test"
