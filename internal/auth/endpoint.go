@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
-
-	"github.com/messager/messager/internal/storage"
 )
 
 // UserJSON is a user as the API shows it; Email only in the user's own view.
@@ -22,7 +20,7 @@ type UserJSON struct {
 }
 
 // OwnView is the user's own view of its account.
-func OwnView(u storage.User) UserJSON {
+func OwnView(u User) UserJSON {
 	return UserJSON{ID: u.ID, Username: u.Username, Usercode: u.Usercode, CreatedAt: u.CreatedAt.UTC(), Email: u.Email, Admin: u.Admin}
 }
 

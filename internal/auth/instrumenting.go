@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/messager/messager/internal/storage"
 )
 
 // Auth events counted in messager_auth_events_total{event}. Failures that
@@ -41,7 +39,7 @@ func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
 	return &instrumentingService{events: events, next: s}
 }
 
-func (s *instrumentingService) Register(ctx context.Context, username, email, password, clientIP string) (storage.User, error) {
+func (s *instrumentingService) Register(ctx context.Context, username, email, password, clientIP string) (User, error) {
 	u, err := s.next.Register(ctx, username, email, password, clientIP)
 	if err == nil {
 		s.events[EventRegister].Inc()
@@ -75,6 +73,6 @@ func (s *instrumentingService) Authenticate(ctx context.Context, token string) (
 	return s.next.Authenticate(ctx, token)
 }
 
-func (s *instrumentingService) Me(ctx context.Context, p Principal) (storage.User, error) {
+func (s *instrumentingService) Me(ctx context.Context, p Principal) (User, error) {
 	return s.next.Me(ctx, p)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/messager/messager/internal/storage"
 )
 
 type loggingService struct {
@@ -18,7 +16,7 @@ func NewLoggingService(logger *slog.Logger, s Service) Service {
 	return &loggingService{logger: logger.With("service", "auth"), next: s}
 }
 
-func (s *loggingService) Register(ctx context.Context, username, email, password, clientIP string) (u storage.User, err error) {
+func (s *loggingService) Register(ctx context.Context, username, email, password, clientIP string) (u User, err error) {
 	defer func(begin time.Time) {
 		s.logger.InfoContext(ctx, "register", "username", username, "usercode", u.Usercode, "admin", u.Admin, "client_ip", clientIP, "took", time.Since(begin), "err", err)
 	}(time.Now())
@@ -50,6 +48,6 @@ func (s *loggingService) Authenticate(ctx context.Context, token string) (Princi
 	return p, err
 }
 
-func (s *loggingService) Me(ctx context.Context, p Principal) (storage.User, error) {
+func (s *loggingService) Me(ctx context.Context, p Principal) (User, error) {
 	return s.next.Me(ctx, p)
 }

@@ -53,7 +53,7 @@ type Principal struct {
 type Session struct {
 	Token     string
 	ExpiresAt time.Time
-	User      storage.User
+	User      User
 }
 
 // Service is the account and session use case.
@@ -62,7 +62,7 @@ type Service interface {
 	// fields are a validation.Errors; a username taken (ignoring case) is
 	// ErrUsernameTaken; too many registrations from clientIP are a
 	// *RateLimitedError; no free hashing slot is ErrBusy.
-	Register(ctx context.Context, username, email, password, clientIP string) (storage.User, error)
+	Register(ctx context.Context, username, email, password, clientIP string) (User, error)
 	// Login checks the credentials and opens a session. Unknown users and
 	// wrong passwords are the same ErrInvalidCredentials. The attempt is
 	// counted before the password is checked; too many failures for the
@@ -75,7 +75,7 @@ type Service interface {
 	// an unknown or expired token is ErrUnauthenticated.
 	Authenticate(ctx context.Context, token string) (Principal, error)
 	// Me returns the caller's own account.
-	Me(ctx context.Context, p Principal) (storage.User, error)
+	Me(ctx context.Context, p Principal) (User, error)
 }
 
 // UserStore is the persistence auth needs. Create makes the account an
@@ -229,7 +229,7 @@ func (s *service) verify(ctx context.Context, password, hash string) (bool, erro
 	return s.hasher.Verify(password, hash)
 }
 
-func (s *service) Register(ctx context.Context, username, email, password, clientIP string) (storage.User, error) {
+func (s *service) Register(ctx context.Context, username, email, password, clientIP string) (User, error) {
 	username = strings.TrimSpace(username)
 	email = strings.TrimSpace(email)
 	var errs validation.Errors
@@ -246,38 +246,38 @@ func (s *service) Register(ctx context.Context, username, email, password, clien
 		errs.Add("password", fmt.Sprintf("must be at least %d characters", s.opts.MinPasswordLength))
 	}
 	if err := errs.Err(); err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	// Only valid requests count: they are the ones that cost a hash and a row.
 	ipKey := LimitKey{Key: "register:ip:" + ipBucket(clientIP), Limit: s.opts.Register.PerIP, Window: s.opts.Register.Window}
 	if err := s.limiter.Take(ctx, ipKey); err != nil {
-		return storage.User{}, limited(err, "registrations from your address")
+		return User{}, limited(err, "registrations from your address")
 	}
 	hash, err := s.hash(ctx, password)
 	if errors.Is(err, ErrBusy) {
 		// Not the client's fault: let the retry through.
-		return storage.User{}, errors.Join(err, s.limiter.Refund(ctx, ipKey))
+		return User{}, errors.Join(err, s.limiter.Refund(ctx, ipKey))
 	}
 	if err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	// A usercode clash is rare (36^6 ≈ 2.2e9 codes) but possible: draw again.
 	for attempt := 0; ; attempt++ {
 		code, err := NewUsercode()
 		if err != nil {
-			return storage.User{}, err
+			return User{}, err
 		}
 		u, err := s.users.Create(ctx, storage.NewUser{Username: username, Email: email, PasswordHash: hash, Usercode: code, FirstAdmin: s.opts.FirstUserAdmin})
 		var dup *storage.DuplicateError
 		switch {
 		case err == nil:
-			return u, nil
+			return userFrom(u), nil
 		case errors.As(err, &dup) && dup.Field == "usercode" && attempt < 10:
 			continue
 		case errors.As(err, &dup) && dup.Field == "username":
-			return storage.User{}, ErrUsernameTaken
+			return User{}, ErrUsernameTaken
 		default:
-			return storage.User{}, err
+			return User{}, err
 		}
 	}
 }
@@ -396,7 +396,7 @@ func (s *service) Login(ctx context.Context, username, password, clientIP string
 
 // checkPassword returns the account when password is its password, else
 // ErrInvalidCredentials (also for an unknown username, after the same work).
-func (s *service) checkPassword(ctx context.Context, username, password string) (storage.User, error) {
+func (s *service) checkPassword(ctx context.Context, username, password string) (User, error) {
 	var (
 		u    storage.User
 		hash string
@@ -411,16 +411,16 @@ func (s *service) checkPassword(ctx context.Context, username, password string) 
 	if errors.Is(err, storage.ErrNotFound) || len(password) > MaxPasswordBytes {
 		hash = ""
 	} else if err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	ok, err := s.verify(ctx, password, hash)
 	if err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	if !ok {
-		return storage.User{}, ErrInvalidCredentials
+		return User{}, ErrInvalidCredentials
 	}
-	return u, nil
+	return userFrom(u), nil
 }
 
 func (s *service) Logout(ctx context.Context, token string) error {
@@ -434,10 +434,13 @@ func (s *service) Authenticate(ctx context.Context, token string) (Principal, er
 	return s.sessions.Lookup(ctx, token, s.opts.SessionTTL)
 }
 
-func (s *service) Me(ctx context.Context, p Principal) (storage.User, error) {
+func (s *service) Me(ctx context.Context, p Principal) (User, error) {
 	u, err := s.users.ByID(ctx, p.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return storage.User{}, ErrUnauthenticated
+		return User{}, ErrUnauthenticated
 	}
-	return u, err
+	if err != nil {
+		return User{}, err
+	}
+	return userFrom(u), nil
 }
