@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -42,7 +41,7 @@ var kubeVersion = chartutil.KubeVersion{Version: "v1.31.0", Major: "1", Minor: "
 
 // object is one rendered (or committed) Kubernetes manifest, decoded strictly into its type.
 type object struct {
-	Source string // template or file it came from
+	Source string // template (path below templates/) or file it came from
 	Kind   string
 	Name   string
 	Obj    any // pointer to the typed struct
@@ -296,7 +295,9 @@ func render(t *testing.T, valuesYAML string) rendered {
 			continue
 		}
 		for _, doc := range splitDocs(content) {
-			o, err := decodeStrict(filepath.Base(name), []byte(doc))
+			// The template's path below templates/ (api/deployment.yaml): base names
+			// repeat across the component directories.
+			o, err := decodeStrict(strings.TrimPrefix(name, "messager/templates/"), []byte(doc))
 			if err != nil {
 				t.Errorf("%v\n---\n%s", err, doc)
 				continue
