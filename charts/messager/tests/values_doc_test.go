@@ -85,3 +85,44 @@ func lookup(m map[string]any, path string) any {
 	}
 	return cur
 }
+
+// values.yaml is split into bitnami-style `## @section Title` blocks (readme-generator-for-helm
+// turns each into a parameters table): every top-level value sits under one, and no section
+// is empty, so a new block cannot be added outside the map a reader navigates by.
+func TestValuesYAML_EveryTopLevelValueIsInASection(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sectionLine := regexp.MustCompile(`^## @section (\S.*)$`)
+	topLevelKey := regexp.MustCompile(`^([A-Za-z][\w-]*):`)
+	section := ""
+	var sections []string
+	keysIn := map[string][]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		if m := sectionLine.FindStringSubmatch(line); m != nil {
+			section = m[1]
+			if _, dup := keysIn[section]; dup {
+				t.Errorf("values.yaml:%d: section %q appears twice", i+1, section)
+			}
+			keysIn[section] = nil
+			sections = append(sections, section)
+			continue
+		}
+		if m := topLevelKey.FindStringSubmatch(line); m != nil {
+			if section == "" {
+				t.Errorf("values.yaml:%d: %s comes before any ## @section", i+1, m[1])
+				continue
+			}
+			keysIn[section] = append(keysIn[section], m[1])
+		}
+	}
+	if len(sections) == 0 {
+		t.Fatal("values.yaml has no ## @section")
+	}
+	for _, s := range sections {
+		if len(keysIn[s]) == 0 {
+			t.Errorf("values.yaml: section %q holds no value", s)
+		}
+	}
+}
