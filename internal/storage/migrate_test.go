@@ -415,6 +415,75 @@ func autoMigrateAsBeforeVersioning(t *testing.T, db *storage.DB) {
 	if err := db.Ent.Schema.Create(ctx, entmigrate.WithDropIndex(true), atBaseline); err != nil {
 		t.Fatal(err)
 	}
+	// Indexes the ent schema of that time had and ent/schema has dropped
+	// since: the plain index beside usercode's unique one (dropped by
+	// the drop_dup_usercode_index migration, which must find it).
+	if _, err := db.SQL.ExecContext(ctx, "CREATE INDEX user_usercode ON users (usercode)"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrate_UsercodeHasOnlyItsUniqueIndex: usercode's Unique() index
+// serves every lookup by usercode; a second, plain index on the same
+// column only cost each registration an extra index write. Migrating a
+// database that has it (every database made before the
+// drop_dup_usercode_index migration) leaves the unique one alone.
+func TestMigrate_UsercodeHasOnlyItsUniqueIndex(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := openDB(t, url)
+		// Up to the baseline first: it made both indexes.
+		if err := db.Migrate(ctx, storage.WithMigrationFiles(onlyBaseline(t, embeddedFiles(t, db.Dialect)))); err != nil {
+			t.Fatal(err)
+		}
+		if got := usercodeIndexes(t, db); len(got) != 2 {
+			t.Fatalf("after the baseline, indexes on users.usercode: %v; want the unique and the plain one", got)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := usercodeIndexes(t, db); !slices.Equal(got, []string{"users_usercode_key unique"}) {
+			t.Fatalf("indexes on users.usercode: %v; want only the unique one", got)
+		}
+	})
+}
+
+// usercodeIndexes names the indexes of users whose only column is
+// usercode, each with " unique" when it is.
+func usercodeIndexes(t *testing.T, db *storage.DB) []string {
+	t.Helper()
+	q := `SELECT i.relname, x.indisunique FROM pg_index x
+		JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class r ON r.oid = x.indrelid
+		JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = x.indkey[0]
+		WHERE r.relname = 'users' AND x.indnatts = 1 AND a.attname = 'usercode' AND i.relnamespace = r.relnamespace
+		ORDER BY i.relname`
+	if db.Dialect == dialect.SQLite {
+		q = `SELECT l.name, l."unique" FROM pragma_index_list('users') l
+			WHERE (SELECT count(*) FROM pragma_index_info(l.name)) = 1
+			AND (SELECT name FROM pragma_index_info(l.name)) = 'usercode'
+			ORDER BY l.name`
+	}
+	rows, err := db.SQL.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		var unique bool
+		if err := rows.Scan(&name, &unique); err != nil {
+			t.Fatal(err)
+		}
+		if unique {
+			name += " unique"
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestMigrate_RefusesADatabaseItCannotAdopt: messager tables without the
