@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,11 +226,40 @@ func isASCII(s string) bool {
 }
 
 // SetLastSeen records that the accounts ids were last online at at.
+//
+// On PostgreSQL it locks the rows in ascending id order before updating
+// them, as Messages.SaveBatch does: an UPDATE alone locks rows in the
+// order its plan meets them (on a small table, a sequential scan in
+// physical order, which every update reshuffles), and a presence sweep
+// running beside a batch that shares its users would deadlock with it.
 func (s *Users) SetLastSeen(ctx context.Context, ids []int, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return classify(s.db.Ent.User.Update().Where(user.IDIn(ids...)).SetLastSeenAt(at.UTC()).Exec(ctx))
+	if s.db.Dialect != dialect.Postgres {
+		// SQLite runs one writing transaction at a time (BEGIN
+		// IMMEDIATE): there is no order to keep.
+		return classify(s.db.Ent.User.Update().Where(user.IDIn(ids...)).SetLastSeenAt(at.UTC()).Exec(ctx))
+	}
+	sorted := make([]int64, len(ids))
+	for i, id := range ids {
+		sorted[i] = int64(id)
+	}
+	slices.Sort(sorted)
+	tx, err := s.db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	// FOR NO KEY UPDATE, as SaveBatch takes: the lock the UPDATE itself
+	// would take, so the UPDATE waits for nothing more.
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, sorted); err != nil {
+		return classify(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET last_seen_at = $1 WHERE id = ANY($2::bigint[])`, at.UTC(), sorted); err != nil {
+		return classify(err)
+	}
+	return classify(tx.Commit())
 }
 
 func toUser(u *ent.User) User {
