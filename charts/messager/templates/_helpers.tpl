@@ -217,6 +217,19 @@ Env vars shared by the api and worker containers.
 {{- end -}}
 
 {{/*
+A value rendered as YAML and then through tpl, as Bitnami's common.tplvalues.render does, so
+extraEnv/extraVolumes/extraVolumeMounts may refer to the release ("{{ .Release.Name }}-creds").
+Usage: include "messager.tplvalues.render" (dict "value" .Values.api.extraEnv "context" $)
+*/}}
+{{- define "messager.tplvalues.render" -}}
+{{- if typeIs "string" .value -}}
+{{- tpl .value .context -}}
+{{- else -}}
+{{- tpl (toYaml .value) .context -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Volumes shared by the api and worker pods: the config, a writable data dir and /tmp
 (the root filesystem is read-only).
 */}}

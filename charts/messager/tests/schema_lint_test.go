@@ -35,6 +35,12 @@ func TestValuesSchema_RejectsBadValues(t *testing.T) {
 		{"KEDA on a queue that does not exist", `autoscaling: {keda: {queues: [{name: default, listLength: 10}]}}`, "name"},
 		{"port out of range", `api: {service: {port: 70000}}`, "port"},
 		{"bad pull policy", `image: {pullPolicy: Sometimes}`, "pullPolicy"},
+		{"extraEnv as a map", `api: {extraEnv: {LOG_LEVEL: debug}}`, "extraEnv"},
+		{"env var without a name", `worker: {extraEnv: [{value: debug}]}`, "name"},
+		{"extraVolumes as a string", `worker: {extraVolumes: "ca-bundle"}`, "extraVolumes"},
+		{"volume mount without a path", `api: {extraVolumeMounts: [{name: ca}]}`, "mountPath"},
+		{"migration extraVolumeMounts as a map", `migration: {extraVolumeMounts: {ca: /etc/ca}}`, "extraVolumeMounts"},
+		{"top-level extraEnv item not an object", `extraEnv: [LOG_LEVEL=debug]`, "extraEnv"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
