@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/messager/messager/ent"
 )
@@ -33,21 +35,19 @@ func (e *DuplicateError) Error() string { return "duplicate " + e.Field }
 // classify turns driver errors into the package's errors: not found,
 // duplicate on a named field, or unavailable (connection-level failures
 // that a retry or a 503 should answer).
-func classify(err error, uniqueFields ...string) error {
+func classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	if ent.IsNotFound(err) {
 		return ErrNotFound
 	}
-	if ent.IsConstraintError(err) || isUniqueViolation(err) {
-		msg := err.Error()
-		for _, f := range uniqueFields {
-			if strings.Contains(msg, f) {
-				return &DuplicateError{Field: f}
-			}
+	if constraint, ok := uniqueViolation(err); ok {
+		field, known := uniqueFields[constraint]
+		if !known {
+			field = "unknown"
 		}
-		return &DuplicateError{Field: "unknown"}
+		return &DuplicateError{Field: field}
 	}
 	if isConnectionError(err) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -58,23 +58,54 @@ func classify(err error, uniqueFields ...string) error {
 	return err
 }
 
+// uniqueFields names the field a DuplicateError reports for each unique
+// constraint of the schema: on PostgreSQL by the constraint's name, on
+// SQLite, which names no constraint, by the columns its error lists.
+var uniqueFields = map[string]string{
+	"users_username_key_key": "username", "users.username_key": "username",
+	"users_usercode_key": "usercode", "users.usercode": "usercode",
+	"message_sender_id_client_id": "client_id", "messages.sender_id, messages.client_id": "client_id",
+	"messages_pkey": "id", "messages.id": "id",
+}
+
+// uniqueViolation reports whether err is a unique (or primary key)
+// violation and which constraint it broke: PostgreSQL's SQLSTATE 23505
+// with the constraint's name, or SQLite's extended result codes with
+// the "table.column, …" list its message ends with.
+func uniqueViolation(err error) (constraint string, ok bool) {
+	var pge *pgconn.PgError
+	if errors.As(err, &pge) {
+		return pge.ConstraintName, pge.Code == pgUniqueViolation
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		// "constraint failed: UNIQUE constraint failed: t.a, t.b (2067)"
+		msg := se.Error()
+		if i := strings.LastIndex(msg, " constraint failed: "); i >= 0 {
+			msg = msg[i+len(" constraint failed: "):]
+		}
+		if i := strings.LastIndex(msg, " ("); i >= 0 {
+			msg = msg[:i]
+		}
+		return msg, true
+	}
+	return "", false
+}
+
+// pgUniqueViolation is PostgreSQL's SQLSTATE unique_violation.
+const pgUniqueViolation = "23505"
+
 // isDataError reports errors about the data written, not the connection:
 // PostgreSQL's classes 22 (data exception, e.g. U+0000 in text) and 23
-// (integrity constraint violation), and SQLite's constraint failures.
+// (integrity constraint violation), and SQLite's constraint failures
+// (primary result code SQLITE_CONSTRAINT, whatever the extended one).
 func isDataError(err error) bool {
 	var pge *pgconn.PgError
 	if errors.As(err, &pge) {
 		return strings.HasPrefix(pge.Code, "22") || strings.HasPrefix(pge.Code, "23")
 	}
-	return strings.Contains(err.Error(), "constraint failed")
-}
-
-func isUniqueViolation(err error) bool {
-	var pge *pgconn.PgError
-	if errors.As(err, &pge) {
-		return pge.Code == "23505"
-	}
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
 func isConnectionError(err error) bool {

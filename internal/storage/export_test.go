@@ -7,3 +7,6 @@ import "io/fs"
 func WithMigrationFiles(fsys fs.FS) MigrateOption {
 	return func(o *migrateOptions) { o.files = fsys }
 }
+
+// Classify is classify, for tests that feed it the drivers' own errors.
+func Classify(err error) error { return classify(err) }

@@ -112,11 +112,7 @@ func create(ctx context.Context, c *ent.UserClient, u NewUser) (User, error) {
 		SetUsercode(u.Usercode).
 		Save(ctx)
 	if err != nil {
-		err = classify(err, "username", "usercode")
-		if d, ok := err.(*DuplicateError); ok && d.Field == "username" && strings.Contains(err.Error(), "usercode") {
-			d.Field = "usercode"
-		}
-		return User{}, err
+		return User{}, classify(err)
 	}
 	return toUser(row), nil
 }
