@@ -19,25 +19,86 @@ import (
 // OpenRedis builds one shared client for the configured deployment mode;
 // sessions, presence, pub/sub and asynq all use it.
 func OpenRedis(c config.Redis) (redis.UniversalClient, error) {
+	o, err := redisOptionsFor(c)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.sentinel != nil:
+		return redis.NewFailoverClient(o.sentinel), nil
+	case o.cluster != nil:
+		return redis.NewClusterClient(o.cluster), nil
+	}
+	return redis.NewClient(o.standalone), nil
+}
+
+// redisOptions is the go-redis configuration of one deployment mode:
+// exactly one field is set.
+type redisOptions struct {
+	standalone *redis.Options
+	sentinel   *redis.FailoverOptions
+	cluster    *redis.ClusterOptions
+}
+
+// Settings every mode shares.
+const (
+	redisPoolSize = 64
+	// Fail fast while Redis is down so the API answers 503 promptly
+	// instead of holding requests.
+	redisDialTimeout = 2 * time.Second
+	redisMaxRetries  = 1
+)
+
+// redisOptionsFor builds the client options for c. Standalone takes
+// everything from spec.redis.url. Sentinel and Cluster take their
+// addresses from spec.redis.addrs and, when spec.redis.url is set, the
+// credentials, database and TLS (rediss://) from it, its host being
+// ignored: the URL is the one secret the deployment supplies
+// (MESSAGER_REDIS_URL), so a password-protected Sentinel or Cluster needs
+// no other. TLS then verifies each node against its own address. The
+// Sentinels themselves are reached without credentials: the config has
+// no field for a Sentinel password.
+func redisOptionsFor(c config.Redis) (redisOptions, error) {
 	switch c.Mode {
-	case config.RedisSentinel:
-		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.MasterName, SentinelAddrs: c.Addrs, PoolSize: 64}), nil
-	case config.RedisCluster:
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, PoolSize: 64}), nil
+	case config.RedisSentinel, config.RedisCluster:
+		var auth redis.Options
+		if c.URL != "" {
+			u, err := redis.ParseURL(c.URL)
+			if err != nil {
+				return redisOptions{}, fmt.Errorf("redis url: %w", err)
+			}
+			auth = *u
+			if auth.TLSConfig != nil {
+				auth.TLSConfig.ServerName = ""
+			}
+		}
+		if c.Mode == config.RedisSentinel {
+			return redisOptions{sentinel: &redis.FailoverOptions{
+				MasterName: c.MasterName, SentinelAddrs: c.Addrs,
+				Username: auth.Username, Password: auth.Password, DB: auth.DB, TLSConfig: auth.TLSConfig,
+				PoolSize: redisPoolSize, DialTimeout: redisDialTimeout, MaxRetries: redisMaxRetries,
+			}}, nil
+		}
+		if auth.DB != 0 {
+			return redisOptions{}, fmt.Errorf("redis url: database %d: Redis Cluster has database 0 only", auth.DB)
+		}
+		return redisOptions{cluster: &redis.ClusterOptions{
+			Addrs:    c.Addrs,
+			Username: auth.Username, Password: auth.Password, TLSConfig: auth.TLSConfig,
+			PoolSize: redisPoolSize, DialTimeout: redisDialTimeout, MaxRetries: redisMaxRetries,
+		}}, nil
 	}
 	if c.URL == "" {
-		return nil, errors.New("redis url is empty: set spec.redis.url or MESSAGER_REDIS_URL")
+		return redisOptions{}, errors.New("redis url is empty: set spec.redis.url or MESSAGER_REDIS_URL")
 	}
 	opt, err := redis.ParseURL(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
+		return redisOptions{}, fmt.Errorf("redis url: %w", err)
 	}
-	opt.PoolSize = 64
-	// Fail fast while Redis is down so the API answers 503 promptly
-	// instead of holding requests.
-	opt.DialTimeout = 2 * time.Second
-	opt.MaxRetries = 1
-	return redis.NewClient(opt), nil
+	opt.PoolSize = redisPoolSize
+	opt.DialTimeout = redisDialTimeout
+	opt.MaxRetries = redisMaxRetries
+	return redisOptions{standalone: opt}, nil
 }
 
 // TraceRedis makes a span, on tp, of every command and pipeline rdb (and
