@@ -19,9 +19,9 @@ import (
 
 	"github.com/messager/messager/internal/auth"
 	"github.com/messager/messager/internal/config"
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/embedredis"
 	"github.com/messager/messager/internal/httpapi"
-	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/presence"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/stream"
@@ -91,7 +91,7 @@ type App struct {
 	admin       *http.Server
 	adminLn     net.Listener
 	httpMetrics *httpapi.Metrics
-	tasks       *messaging.TaskMetrics
+	tasks       *delivery.TaskMetrics
 
 	// wake lets idle workers sleep until the API enqueues (taskwake.go).
 	wake taskWake
@@ -178,7 +178,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.srv.Handler = a.opsRouter()
 	}
 	if o.Mode != ModeAPI {
-		a.tasks = messaging.NewTaskMetrics(a.registry)
+		a.tasks = delivery.NewTaskMetrics(a.registry)
 		a.workers = a.newWorkers()
 	}
 	if a.separateMetrics() {
@@ -230,11 +230,11 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 	srv := asynq.NewServerFromRedisClient(a.dequeueClient(), asynq.Config{
 		Concurrency: concurrency,
 		Queues: map[string]int{
-			messaging.QueueDirect:      w.Queues.Direct,
-			messaging.QueueBroadcast:   w.Queues.Broadcast,
-			messaging.QueueMaintenance: w.Queues.Maintenance,
+			delivery.QueueDirect:      w.Queues.Direct,
+			delivery.QueueBroadcast:   w.Queues.Broadcast,
+			delivery.QueueMaintenance: w.Queues.Maintenance,
 		},
-		RetryDelayFunc: messaging.RetryDelay,
+		RetryDelayFunc: delivery.RetryDelay,
 		// asynq polls its queues; when they are empty it sleeps this long
 		// (±50%), then dequeueClient holds it until a task is notified.
 		TaskCheckInterval: taskCheckInterval,
@@ -274,11 +274,11 @@ func (a *App) Start() error {
 		if a.db.Dialect == dialect.SQLite {
 			writers = 1
 		}
-		w := messaging.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, writers)
+		w := delivery.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, writers)
 		w.Register(mux)
 		mux.Use(a.tasks.Middleware)
 		if a.cfg.Spec.Worker.CompletedRetention > 0 {
-			mux.Use(messaging.RecordRuns())
+			mux.Use(delivery.RecordRuns())
 		}
 		// The writers outlive the asynq server: they stop only once every
 		// handler has returned (Shutdown stops the server first).

@@ -8,8 +8,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/messager/messager/internal/config"
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/events"
-	"github.com/messager/messager/internal/messaging"
 )
 
 // Redis remembers a client_id only for spec.messaging.clientIDWindow. A
@@ -54,7 +54,7 @@ func TestMessaging_RetryAfterTheClientIDWindowIsNotDeliveredTwice(t *testing.T) 
 	// nothing came of it.
 	inspector := asynq.NewInspectorFromRedisClient(a.rdb)
 	waitFor(t, func() bool {
-		info, err := inspector.GetTaskInfo(messaging.QueueDirect, late.ID)
+		info, err := inspector.GetTaskInfo(delivery.QueueDirect, late.ID)
 		return err == nil && info.State == asynq.TaskStateCompleted
 	}, "the late retry's task to complete")
 	st.quiet(300 * time.Millisecond)

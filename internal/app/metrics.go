@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/httpapi"
-	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/version"
 )
@@ -118,12 +118,12 @@ func (a *App) MetricsAddr() string {
 
 // enqueuer is the process's delivery enqueuer: tasks are kept, once
 // delivered, for spec.worker.completedRetention.
-func (a *App) enqueuer() *messaging.AsynqEnqueuer {
-	return messaging.NewAsynqEnqueuer(a.taskClient(), messaging.WithRetention(a.cfg.Spec.Worker.CompletedRetention.D()))
+func (a *App) enqueuer() *delivery.AsynqEnqueuer {
+	return delivery.NewAsynqEnqueuer(a.taskClient(), delivery.WithRetention(a.cfg.Spec.Worker.CompletedRetention.D()))
 }
 
 // mountTaskMonitor serves asynqmon under /monitoring behind guards. Task
-// payloads and results are shown summarized (messaging.SummarizePayload):
+// payloads and results are shown summarized (delivery.SummarizePayload):
 // ids, sender, audience and body length, never a message body. Its
 // Metrics charts query spec.observability.asynqmon.prometheusURL; without
 // one asynqmon hides them in the UI, and its metrics API, which would
@@ -133,8 +133,8 @@ func (a *App) mountTaskMonitor(r chi.Router, guards ...func(http.Handler) http.H
 	mon := asynqmon.New(asynqmon.Options{
 		RootPath:          "/monitoring",
 		RedisConnOpt:      sharedRedis{a.rdb},
-		PayloadFormatter:  asynqmon.PayloadFormatterFunc(messaging.SummarizePayload),
-		ResultFormatter:   asynqmon.ResultFormatterFunc(messaging.SummarizeResult),
+		PayloadFormatter:  asynqmon.PayloadFormatterFunc(delivery.SummarizePayload),
+		ResultFormatter:   asynqmon.ResultFormatterFunc(delivery.SummarizeResult),
 		PrometheusAddress: promURL,
 	})
 	g := r.With(guards...)

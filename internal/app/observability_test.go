@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/internal/config"
-	"github.com/messager/messager/internal/messaging"
+	"github.com/messager/messager/internal/delivery"
 )
 
 // grantAdmin makes c's account an admin, as `messager admin grant` does.
@@ -64,7 +64,7 @@ func TestTaskMonitor_KeepsCompletedTasksWithRuntimeAndNeverShowsBodies(t *testin
 	m := admin.send(r.user.Usercode, secret)
 
 	// No worker yet: the task waits.
-	res, body := admin.do("GET", "/monitoring/api/queues/"+messaging.QueueDirect+"/pending_tasks", nil)
+	res, body := admin.do("GET", "/monitoring/api/queues/"+delivery.QueueDirect+"/pending_tasks", nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), m.ID) {
 		t.Fatalf("pending tasks: %d %s; want the message's task listed by its id", res.StatusCode, body)
 	}
@@ -86,12 +86,12 @@ func TestTaskMonitor_KeepsCompletedTasksWithRuntimeAndNeverShowsBodies(t *testin
 	var done *asynq.TaskInfo
 	deadline := time.Now().Add(deliveryTimeout)
 	for done == nil {
-		tasks, err := insp.ListCompletedTasks(messaging.QueueDirect)
+		tasks, err := insp.ListCompletedTasks(delivery.QueueDirect)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, ti := range tasks {
-			if strings.Contains(messaging.SummarizePayload(ti.Type, ti.Payload), m.ID) {
+			if strings.Contains(delivery.SummarizePayload(ti.Type, ti.Payload), m.ID) {
 				done = ti
 			}
 		}
@@ -100,7 +100,7 @@ func TestTaskMonitor_KeepsCompletedTasksWithRuntimeAndNeverShowsBodies(t *testin
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var run messaging.Run
+	var run delivery.Run
 	if err := json.Unmarshal(done.Result, &run); err != nil || run.Worker == "" || run.RuntimeMS <= 0 || run.StartedAt.IsZero() {
 		t.Fatalf("completed task's result %q (%v): want its worker, start and runtime", done.Result, err)
 	}
@@ -108,14 +108,14 @@ func TestTaskMonitor_KeepsCompletedTasksWithRuntimeAndNeverShowsBodies(t *testin
 		t.Errorf("completed task: retention %v, completed at %v; want 1h (the default) and a time", done.Retention, done.CompletedAt)
 	}
 
-	res, body = admin.do("GET", "/monitoring/api/queues/"+messaging.QueueDirect+"/completed_tasks", nil)
+	res, body = admin.do("GET", "/monitoring/api/queues/"+delivery.QueueDirect+"/completed_tasks", nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), m.ID) || !strings.Contains(string(body), "runtime_ms") {
 		t.Fatalf("completed tasks in asynqmon: %d %s; want the task with its runtime", res.StatusCode, body)
 	}
 	if strings.Contains(string(body), "launch code") {
 		t.Fatalf("asynqmon shows a message body in a completed task: %s", body)
 	}
-	res, body = admin.do("GET", "/monitoring/api/queues/"+messaging.QueueDirect+"/tasks/"+done.ID, nil)
+	res, body = admin.do("GET", "/monitoring/api/queues/"+delivery.QueueDirect+"/tasks/"+done.ID, nil)
 	if res.StatusCode != http.StatusOK || strings.Contains(string(body), "launch code") {
 		t.Fatalf("one task in asynqmon: %d %s", res.StatusCode, body)
 	}
@@ -136,7 +136,7 @@ func TestTaskMonitor_ZeroRetentionKeepsNoCompletedTasks(t *testing.T) {
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	time.Sleep(200 * time.Millisecond)
-	if tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListCompletedTasks(messaging.QueueDirect); err != nil || len(tasks) != 0 {
+	if tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListCompletedTasks(delivery.QueueDirect); err != nil || len(tasks) != 0 {
 		t.Fatalf("completed tasks with retention 0: %d (%v), want none", len(tasks), err)
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/events"
-	"github.com/messager/messager/internal/messaging"
 )
 
 // A message saved after a newer one — its task held back, as a killed
@@ -31,7 +31,7 @@ func TestResume_MessageSavedAfterANewerOneIsNotSkipped(t *testing.T) {
 
 	// The older message's task is held back (archived) while the newer one is delivered.
 	old := bob.send(amy.user.Usercode, "sent first, saved last")
-	if err := inspector.ArchiveTask(messaging.QueueDirect, old.ID); err != nil {
+	if err := inspector.ArchiveTask(delivery.QueueDirect, old.ID); err != nil {
 		t.Fatalf("hold back the first message's task: %v", err)
 	}
 	live := amy.stream("")
@@ -43,7 +43,7 @@ func TestResume_MessageSavedAfterANewerOneIsNotSkipped(t *testing.T) {
 	}
 	live.close() // amy goes offline having seen the newest id
 
-	if err := inspector.RunTask(messaging.QueueDirect, old.ID); err != nil {
+	if err := inspector.RunTask(delivery.QueueDirect, old.ID); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(deliveryTimeout)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/messager/messager/internal/messaging"
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/taskwake"
 )
@@ -47,7 +47,7 @@ func (a *App) wakeSignal() *taskwake.Signal {
 // dequeueClient is the Redis client one asynq server dequeues through:
 // a's shared client, except that the server's dequeues wait while idle.
 func (a *App) dequeueClient() redis.UniversalClient {
-	queues := []string{messaging.QueueDirect, messaging.QueueBroadcast, messaging.QueueMaintenance}
+	queues := []string{delivery.QueueDirect, delivery.QueueBroadcast, delivery.QueueMaintenance}
 	fallback := idleFallback
 	if a.embedded != nil {
 		fallback = embeddedIdleFallback
@@ -62,7 +62,7 @@ func (a *App) dequeueClient() redis.UniversalClient {
 
 // wakingEnqueuer is the API's delivery enqueuer: every enqueue is
 // followed by a notification that wakes idle workers.
-func (a *App) wakingEnqueuer() messaging.BatchEnqueuer {
+func (a *App) wakingEnqueuer() delivery.GroupSink {
 	if a.embedded != nil {
 		// No other process holds the embedded server's password: the
 		// workers are ours, and a PUBLISH would only cost the server
@@ -83,15 +83,15 @@ func (a *App) wakingEnqueuer() messaging.BatchEnqueuer {
 func (a *App) taskChannel() string { return storage.PubSubChannel(a.rdb, "tasks") }
 
 type notifyingEnqueuer struct {
-	next   messaging.BatchEnqueuer
+	next   delivery.GroupSink
 	notify func()
 }
 
-// EnqueueBatch implements messaging.BatchEnqueuer. It notifies whatever
+// EnqueueGroup implements delivery.BatchEnqueuer. It notifies whatever
 // the outcome: an enqueue that timed out may still have landed, and a
 // needless notification costs one empty dequeue round.
-func (e notifyingEnqueuer) EnqueueBatch(ctx context.Context, ds []messaging.Delivery) error {
-	err := e.next.EnqueueBatch(ctx, ds)
+func (e notifyingEnqueuer) EnqueueGroup(ctx context.Context, ds []delivery.Delivery) error {
+	err := e.next.EnqueueGroup(ctx, ds)
 	e.notify()
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/messager/messager/internal/auth"
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/events"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/validation"
@@ -72,7 +73,7 @@ type Store interface {
 
 // Enqueuer hands a delivery to the workers.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, d Delivery) error
+	Enqueue(ctx context.Context, d delivery.Delivery) error
 }
 
 // Admission lets a send through: it holds each sender to a rate limit
@@ -143,7 +144,7 @@ func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput)
 	if err != nil {
 		return events.Message{}, false, err
 	}
-	d := Delivery{
+	d := delivery.Delivery{
 		SenderID: sender.UserID,
 		ClientID: in.ClientID,
 		Message: events.Message{

@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -18,13 +18,14 @@ import (
 	"github.com/messager/messager/internal/telemetry"
 )
 
-// Task types. TypeDeliverBatch is what the API enqueues: one or more
-// messages accepted together (see GroupEnqueuer). TypeDeliver, one message
-// per task, is still handled so tasks queued by an earlier version are
-// delivered across an upgrade.
+// Task types. TypeDeliverGroup is what the API enqueues: one or more
+// messages accepted together (see GroupEnqueuer); its wire name keeps the
+// older word "batch" so tasks already queued by an earlier version are
+// still handled. TypeDeliver, one message per task, is still handled for
+// the same reason.
 const (
 	TypeDeliver      = "message:deliver"
-	TypeDeliverBatch = "message:deliver-batch"
+	TypeDeliverGroup = "message:deliver-batch"
 )
 
 // Queue names; their priorities come from spec.worker.queues.
@@ -49,9 +50,9 @@ type Delivery struct {
 	Trace      map[string]string `json:"trace,omitempty"`
 }
 
-// Batch is the payload of a TypeDeliverBatch task: deliveries that all
+// Group is the payload of a TypeDeliverGroup task: deliveries that all
 // travel on the same queue.
-type Batch struct {
+type Group struct {
 	Deliveries []Delivery `json:"deliveries"`
 }
 
@@ -101,23 +102,23 @@ func (e *AsynqEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 	return e.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), d.Message.ID, d)
 }
 
-// EnqueueBatch adds one TypeDeliverBatch task holding ds, which must all
+// EnqueueGroup adds one TypeDeliverGroup task holding ds, which must all
 // travel on the same queue. Its TaskID is the first message's id: each
-// message is in exactly one batch, so a batch can never be queued twice.
-func (e *AsynqEnqueuer) EnqueueBatch(ctx context.Context, ds []Delivery) error {
+// message is in exactly one group, so a group can never be queued twice.
+func (e *AsynqEnqueuer) EnqueueGroup(ctx context.Context, ds []Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	payload, err := json.Marshal(Batch{Deliveries: ds})
+	payload, err := json.Marshal(Group{Deliveries: ds})
 	if err != nil {
 		return fmt.Errorf("encode deliveries: %w", err)
 	}
-	return e.enqueue(ctx, asynq.NewTask(TypeDeliverBatch, payload), ds[0].Message.ID, ds[0])
+	return e.enqueue(ctx, asynq.NewTask(TypeDeliverGroup, payload), ds[0].Message.ID, ds[0])
 }
 
 // EnqueueAlone adds a one-message TypeDeliver task for a message taken out
-// of a batch task. Its TaskID differs from the message id, which may be the
-// id of the batch task still running; taking it out twice (a retried batch)
+// of a group task. Its TaskID differs from the message id, which may be the
+// id of the group task still running; taking it out twice (a retried group task)
 // queues it once.
 func (e *AsynqEnqueuer) EnqueueAlone(ctx context.Context, d Delivery) error {
 	payload, err := json.Marshal(d)
@@ -152,7 +153,7 @@ func (e *AsynqEnqueuer) enqueue(ctx context.Context, t *asynq.Task, taskID strin
 }
 
 // tracerName names the spans this package starts.
-const tracerName = "github.com/messager/messager/internal/messaging"
+const tracerName = "github.com/messager/messager/internal/delivery"
 
 // startEnqueue opens the message.enqueue span, which lasts until d's task
 // is in Redis, and records its trace context in d, so the worker's

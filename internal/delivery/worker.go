@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -20,10 +20,10 @@ import (
 	"github.com/messager/messager/internal/telemetry"
 )
 
-// Worker handles TypeDeliver and TypeDeliverBatch tasks. Run must be
+// Worker handles TypeDeliver and TypeDeliverGroup tasks. Run must be
 // running while the asynq server calls its handlers.
 type Worker struct {
-	batch     *batcher
+	commit    *committer
 	requeue   Requeuer
 	rejected  prometheus.Counter
 	persisted *prometheus.CounterVec
@@ -33,15 +33,15 @@ type Worker struct {
 	tracer    trace.Tracer
 }
 
-// A transaction holds at most maxBatch messages and, past its first
-// message, stops taking more once it has maxBatchRecipients recipient rows,
+// A transaction holds at most maxCommit messages and, past its first
+// message, stops taking more once it has maxCommitRecipients recipient rows,
 // so a run of broadcasts does not make one huge transaction.
 const (
-	maxBatch           = 256
-	maxBatchRecipients = 8192
+	maxCommit           = 256
+	maxCommitRecipients = 8192
 )
 
-// Requeuer queues one message of a batch task as a task of its own; see
+// Requeuer queues one message of a group task as a task of its own; see
 // deliver. *AsynqEnqueuer is one.
 type Requeuer interface {
 	EnqueueAlone(ctx context.Context, d Delivery) error
@@ -51,10 +51,10 @@ type Requeuer interface {
 // writers is how many transactions run at once: 1 for SQLite, which
 // allows one writer and would otherwise make the rest sleep on its lock,
 // a few for PostgreSQL.
-// requeue takes the messages the database refuses out of their batch task.
-func NewWorker(store BatchWriter, pub BatchPublisher, requeue Requeuer, reg prometheus.Registerer, logger *slog.Logger, writers int) *Worker {
+// requeue takes the messages the database refuses out of their group task.
+func NewWorker(store Store, pub Publisher, requeue Requeuer, reg prometheus.Registerer, logger *slog.Logger, writers int) *Worker {
 	w := &Worker{
-		batch:   newBatcher(store, pub, logger, max(writers, 1), maxBatch, maxBatchRecipients),
+		commit:  newCommitter(store, pub, logger, max(writers, 1), maxCommit, maxCommitRecipients),
 		requeue: requeue,
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "messager_messages_rejected_total", Help: "Messages the database refused to store (their task is archived, for an operator to see).",
@@ -74,7 +74,7 @@ func NewWorker(store BatchWriter, pub BatchPublisher, requeue Requeuer, reg prom
 			Name: "messager_worker_task_messages", Help: "Messages per delivery task, by queue: 1 while the API is idle, more when it groups sends that arrive together.",
 			Buckets: taskSizeBuckets,
 		}, []string{"queue"}),
-		tracer: otel.Tracer("github.com/messager/messager/internal/messaging"),
+		tracer: otel.Tracer(tracerName),
 	}
 	reg.MustRegister(w.persisted, w.latency, w.taskTime, w.taskSize, w.rejected)
 	return w
@@ -82,12 +82,12 @@ func NewWorker(store BatchWriter, pub BatchPublisher, requeue Requeuer, reg prom
 
 // Run runs the writers that persist and publish deliveries until ctx
 // ends; stop the asynq server first so no handler is left waiting.
-func (w *Worker) Run(ctx context.Context) { w.batch.run(ctx) }
+func (w *Worker) Run(ctx context.Context) { w.commit.run(ctx) }
 
 // Register adds the worker's handlers to mux.
 func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeDeliver, w.HandleDeliver)
-	mux.HandleFunc(TypeDeliverBatch, w.HandleDeliverBatch)
+	mux.HandleFunc(TypeDeliverGroup, w.HandleDeliverGroup)
 }
 
 // HandleDeliver handles a one-message TypeDeliver task; see deliver.
@@ -99,18 +99,18 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 	return w.deliver(ctx, []Delivery{d})
 }
 
-// HandleDeliverBatch handles a TypeDeliverBatch task; see deliver.
-func (w *Worker) HandleDeliverBatch(ctx context.Context, t *asynq.Task) error {
-	var b Batch
+// HandleDeliverGroup handles a TypeDeliverGroup task; see deliver.
+func (w *Worker) HandleDeliverGroup(ctx context.Context, t *asynq.Task) error {
+	var b Group
 	if err := json.Unmarshal(t.Payload(), &b); err != nil {
-		return fmt.Errorf("undecodable delivery batch: %v: %w", err, asynq.SkipRetry)
+		return fmt.Errorf("undecodable delivery group: %v: %w", err, asynq.SkipRetry)
 	}
 	return w.deliver(ctx, b.Deliveries)
 }
 
 // deliver persists each message and its recipients, then publishes it to
 // the sender and every recipient (batched with other handlers' messages;
-// see batcher). Both steps are idempotent, so when the process dies
+// see committer). Both steps are idempotent, so when the process dies
 // between them asynq's retry (or another worker, once the lease lapses)
 // finishes the job: each recipient has the message once in the database
 // and receives it at least once, with the same id and mailbox position,
@@ -119,7 +119,7 @@ func (w *Worker) HandleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 // A message the database refuses (ErrRejected: its content can never be
 // stored) must not hold its neighbours hostage: a retry of the whole task
 // would republish them on every attempt. So the others complete, and the
-// refused one leaves the batch as a task of its own, which fails without
+// refused one leaves the group task as a task of its own, which fails without
 // retry and is archived for an operator to see. Any other failure (the
 // database or Redis down) fails the task, and asynq retries it whole.
 func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
@@ -148,7 +148,7 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 			Broadcast: d.Message.Broadcast, ClientID: d.ClientID, CreatedAt: d.Message.CreatedAt, Recipients: d.Recipients,
 		}, env: envelope(mctx, d), done: make(chan result, 1)}
 	}
-	results := w.batch.submit(ctx, jobs)
+	results := w.commit.submit(ctx, jobs)
 	var failed error
 	for i, r := range results {
 		d, span := ds[i], spans[i]
@@ -156,7 +156,7 @@ func (w *Worker) deliver(ctx context.Context, ds []Delivery) error {
 		case r.err != nil && errors.Is(r.err, storage.ErrRejected) && len(ds) > 1:
 			telemetry.Fail(span, r.err)
 			if err := w.requeue.EnqueueAlone(trace.ContextWithSpan(ctx, span), d); err != nil && failed == nil {
-				failed = fmt.Errorf("take refused message %s out of its batch: %w", d.Message.ID, err)
+				failed = fmt.Errorf("take refused message %s out of its group task: %w", d.Message.ID, err)
 			}
 		case r.err != nil && errors.Is(r.err, storage.ErrRejected):
 			telemetry.Fail(span, r.err)

@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func newHeldSink() *recordingSink {
 	return &recordingSink{hold: make(chan struct{}), entered: make(chan struct{}, 1000)}
 }
 
-func (s *recordingSink) EnqueueBatch(_ context.Context, ds []Delivery) error {
+func (s *recordingSink) EnqueueGroup(_ context.Context, ds []Delivery) error {
 	if s.entered != nil {
 		s.entered <- struct{}{}
 	}

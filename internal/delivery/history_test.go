@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -80,23 +80,23 @@ func TestTaskMetrics_CountsEachOutcome(t *testing.T) {
 	mux := asynq.NewServeMux()
 	mux.Use(m.Middleware)
 	mux.HandleFunc(TypeDeliver, handle)
-	mux.HandleFunc(TypeDeliverBatch, handle)
+	mux.HandleFunc(TypeDeliverGroup, handle)
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
 	client := asynq.NewClientFromRedisClient(rdb)
 	for _, tc := range []struct{ typ, kind string }{
-		{TypeDeliverBatch, "ok"}, {TypeDeliverBatch, "fail-once"}, {TypeDeliver, "skip"}, {TypeDeliver, "fail-always"},
+		{TypeDeliverGroup, "ok"}, {TypeDeliverGroup, "fail-once"}, {TypeDeliver, "skip"}, {TypeDeliver, "fail-always"},
 	} {
 		if _, err := client.Enqueue(asynq.NewTask(tc.typ, []byte(tc.kind)), asynq.Queue(QueueDirect), asynq.MaxRetry(2)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := map[[2]string]float64{
-		{TypeDeliverBatch, OutcomeSucceeded}: 2, // ok, and fail-once's second attempt
-		{TypeDeliverBatch, OutcomeRetried}:   1,
-		{TypeDeliverBatch, OutcomeArchived}:  0,
+		{TypeDeliverGroup, OutcomeSucceeded}: 2, // ok, and fail-once's second attempt
+		{TypeDeliverGroup, OutcomeRetried}:   1,
+		{TypeDeliverGroup, OutcomeArchived}:  0,
 		{TypeDeliver, OutcomeSucceeded}:      0,
 		{TypeDeliver, OutcomeRetried}:        2, // fail-always, attempts 1 and 2 of 3
 		{TypeDeliver, OutcomeArchived}:       2, // skip at once, fail-always after its retries
@@ -125,14 +125,14 @@ func TestSummarizePayload_NeverShowsTheBody(t *testing.T) {
 		Message: events.Message{ID: "01a21a36-0000-7000-8000-000000000001", Body: "the secret plan, ünïcode", CreatedAt: time.Now()}}
 	bc := Delivery{SenderID: 4, Recipients: []int{1, 2, 3}, Message: events.Message{ID: "01a21a36-0000-7000-8000-000000000002", Body: "another secret", Broadcast: true}}
 	one, _ := json.Marshal(dm)
-	batch, _ := json.Marshal(Batch{Deliveries: []Delivery{dm, bc}})
+	batch, _ := json.Marshal(Group{Deliveries: []Delivery{dm, bc}})
 	for name, tc := range map[string]struct {
 		typ     string
 		payload []byte
 		want    []string
 	}{
 		"deliver":       {TypeDeliver, one, []string{dm.Message.ID, `"sender_id":3`, `"audience":1`, `"body_length":24`}},
-		"deliver-batch": {TypeDeliverBatch, batch, []string{dm.Message.ID, bc.Message.ID, `"sender_id":4`, `"audience":3`, `"body_length":14`, `"broadcast":true`}},
+		"deliver-batch": {TypeDeliverGroup, batch, []string{dm.Message.ID, bc.Message.ID, `"sender_id":4`, `"audience":3`, `"body_length":14`, `"broadcast":true`}},
 		"undecodable":   {TypeDeliver, []byte(`{"message":{"body":"the secret plan"`), []string{"undecodable"}},
 		"unknown type":  {"other:task", []byte("the secret plan"), []string{"15 bytes"}},
 	} {

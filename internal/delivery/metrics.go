@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -33,8 +33,8 @@ var (
 	// taskSizeBuckets count messages, whole numbers. Boundaries halfway
 	// between integers put each small size in a bucket of its own with the
 	// size at its centre, so histogram_quantile, which interpolates within
-	// a bucket, reads batches of exactly 1 as 1 (a bucket le="1" would have
-	// them read as 0.5) and of exactly 2 as 2. le="1.5" is "batches of 1".
+	// a bucket, reads tasks of exactly 1 message as 1 (a bucket le="1" would have
+	// them read as 0.5) and of exactly 2 as 2. le="1.5" is "tasks of 1 message".
 	taskSizeBuckets = []float64{0.5, 1.5, 2.5, 4.5, 8.5, 16.5, 32.5, 64.5, 128.5, 256.5}
 )
 
@@ -64,7 +64,7 @@ func NewTaskMetrics(reg prometheus.Registerer) *TaskMetrics {
 			Name: "messager_worker_up", Help: "1 while this process's task servers are consuming tasks.",
 		}),
 	}
-	for _, typ := range []string{TypeDeliver, TypeDeliverBatch} {
+	for _, typ := range []string{TypeDeliver, TypeDeliverGroup} {
 		var cs [3]prometheus.Counter
 		for i, o := range outcomeNames {
 			cs[i] = m.outcomes.WithLabelValues(typ, o)

@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -11,26 +11,26 @@ import (
 	"github.com/messager/messager/internal/storage"
 )
 
-// BatchWriter persists many messages in one transaction; *storage.Messages.
-type BatchWriter interface {
+// Store persists many messages in one transaction; *storage.Messages.
+type Store interface {
 	SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]storage.Saved, error)
 }
 
-// BatchPublisher publishes many events in one round trip; *stream.Bus.
-type BatchPublisher interface {
+// Publisher publishes many events in one round trip; *stream.Bus.
+type Publisher interface {
 	PublishBatch(ctx context.Context, envs []events.Envelope) error
 }
 
-// batcher gathers the deliveries of concurrently running task handlers
+// committer gathers the deliveries of concurrently running task handlers
 // and persists and publishes them together: one transaction and one
-// pipelined publish per batch instead of per message (group commit). A
-// batch is whatever is waiting when a writer is free, so under light load
+// pipelined publish per commit instead of per message (group commit). A
+// commit is whatever is waiting when a writer is free, so under light load
 // a message goes alone and pays no extra latency; under heavy load the
 // commit cost is shared. Each handler still returns only after its own
 // message is stored and published, so asynq's retries work as before.
-type batcher struct {
-	store    BatchWriter
-	pub      BatchPublisher
+type committer struct {
+	store    Store
+	pub      Publisher
 	logger   *slog.Logger
 	in       chan *job
 	quit     chan struct{}
@@ -40,7 +40,7 @@ type batcher struct {
 }
 
 type job struct {
-	// span is the message's message.deliver; the batch's database and
+	// span is the message's message.deliver; the commit's database and
 	// publish spans join the trace of its first sampled message.
 	span trace.Span
 	msg  storage.NewMessage
@@ -58,13 +58,13 @@ type result struct {
 // asynq retries the task later.
 var errStopped = errors.New("worker is stopping")
 
-func newBatcher(store BatchWriter, pub BatchPublisher, logger *slog.Logger, writers, maxSize, maxUsers int) *batcher {
-	return &batcher{store: store, pub: pub, logger: logger, in: make(chan *job), quit: make(chan struct{}), maxSize: maxSize, maxUsers: maxUsers, writers: writers}
+func newCommitter(store Store, pub Publisher, logger *slog.Logger, writers, maxSize, maxUsers int) *committer {
+	return &committer{store: store, pub: pub, logger: logger, in: make(chan *job), quit: make(chan struct{}), maxSize: maxSize, maxUsers: maxUsers, writers: writers}
 }
 
 // submit hands messages to the writers and waits until each is stored
 // and, when fresh, published. The results are in the order of jobs.
-func (b *batcher) submit(ctx context.Context, jobs []*job) []result {
+func (b *committer) submit(ctx context.Context, jobs []*job) []result {
 	var err error
 	sent := 0
 send:
@@ -92,7 +92,7 @@ send:
 }
 
 // run starts the writers and returns when ctx ends.
-func (b *batcher) run(ctx context.Context) {
+func (b *committer) run(ctx context.Context) {
 	done := make(chan struct{})
 	for i := 0; i < b.writers; i++ {
 		go func() {
@@ -107,60 +107,60 @@ func (b *batcher) run(ctx context.Context) {
 	}
 }
 
-func (b *batcher) write(ctx context.Context) {
-	batch := make([]*job, 0, b.maxSize)
+func (b *committer) write(ctx context.Context) {
+	commit := make([]*job, 0, b.maxSize)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case j := <-b.in:
-			batch = append(batch[:0], j)
+			commit = append(commit[:0], j)
 		}
-		users := len(batch[0].msg.Recipients)
+		users := len(commit[0].msg.Recipients)
 	more:
-		for len(batch) < b.maxSize && users < b.maxUsers {
+		for len(commit) < b.maxSize && users < b.maxUsers {
 			select {
 			case j := <-b.in:
-				batch = append(batch, j)
+				commit = append(commit, j)
 				users += len(j.msg.Recipients)
 			default:
 				break more
 			}
 		}
-		// The handlers' own contexts bound each message; the batch runs
+		// The handlers' own contexts bound each message; the commit runs
 		// to completion so no handler is left without an answer.
-		b.process(context.WithoutCancel(ctx), batch)
+		b.process(context.WithoutCancel(ctx), commit)
 	}
 }
 
-func (b *batcher) process(ctx context.Context, batch []*job) {
-	for _, j := range batch {
+func (b *committer) process(ctx context.Context, commit []*job) {
+	for _, j := range commit {
 		if j.span != nil && j.span.IsRecording() {
 			ctx = trace.ContextWithSpan(ctx, j.span)
 			break
 		}
 	}
-	msgs := make([]storage.NewMessage, len(batch))
-	for i, j := range batch {
+	msgs := make([]storage.NewMessage, len(commit))
+	for i, j := range commit {
 		msgs[i] = j.msg
 	}
 	saved, err := b.store.SaveBatch(ctx, msgs)
-	if err != nil && len(batch) > 1 && !errors.Is(err, storage.ErrUnavailable) {
+	if err != nil && len(commit) > 1 && !errors.Is(err, storage.ErrUnavailable) {
 		// One bad message must not fail its neighbours: save each alone.
-		for _, j := range batch {
+		for _, j := range commit {
 			b.process(ctx, []*job{j})
 		}
 		return
 	}
 	if err != nil {
-		for _, j := range batch {
+		for _, j := range commit {
 			j.done <- result{err: err}
 		}
 		return
 	}
-	envs := make([]events.Envelope, 0, len(batch))
-	owners := make([]*job, 0, len(batch))
-	for i, j := range batch {
+	envs := make([]events.Envelope, 0, len(commit))
+	owners := make([]*job, 0, len(commit))
+	for i, j := range commit {
 		if !saved[i].Fresh {
 			j.done <- result{fresh: false}
 			continue

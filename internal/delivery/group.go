@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -11,28 +11,28 @@ import (
 	"github.com/messager/messager/internal/telemetry"
 )
 
-// BatchEnqueuer queues several deliveries as one task; *AsynqEnqueuer.
-type BatchEnqueuer interface {
-	EnqueueBatch(ctx context.Context, ds []Delivery) error
+// GroupSink queues several deliveries as one task; *AsynqEnqueuer.
+type GroupSink interface {
+	EnqueueGroup(ctx context.Context, ds []Delivery) error
 }
 
 // GroupEnqueuer is the API's group commit for sends: deliveries that are
 // accepted while an enqueue is in flight wait and then travel together in
-// one TypeDeliverBatch task, so a busy pod pays asynq's enqueue, dequeue
-// and completion scripts once per batch rather than once per message. An
-// idle pod enqueues each message alone at once: a batch is only ever what
+// one TypeDeliverGroup task, so a busy pod pays asynq's enqueue, dequeue
+// and completion scripts once per group rather than once per message. An
+// idle pod enqueues each message alone at once: a group is only ever what
 // piled up behind a round trip, there is no timer to wait for.
 //
 // Enqueue returns only once its delivery's task is in Redis (or the
 // enqueue failed), so a 202 still means the message is queued durably.
 type GroupEnqueuer struct {
-	sink     BatchEnqueuer
+	sink     GroupSink
 	timeout  time.Duration
 	flushers int
 	maxSize  int
 	maxUsers int
-	linger   time.Duration // wait this long before a busy group's batch
-	window   time.Duration // busy: its previous batch is younger than this
+	linger   time.Duration // wait this long before a busy group's group
+	window   time.Duration // busy: its previous group is younger than this
 	sleep    func(time.Duration)
 	tracer   trace.Tracer
 
@@ -43,7 +43,7 @@ type GroupEnqueuer struct {
 type group struct {
 	pending   []*pendingDelivery
 	active    int       // flushers running
-	lastFlush time.Time // when the latest batch was taken
+	lastFlush time.Time // when the latest group was taken
 	lastSize  int       // and how many deliveries it held
 }
 
@@ -57,9 +57,9 @@ type pendingDelivery struct {
 // Group commit bounds. A task holds at most maxGroup deliveries and, past
 // its first delivery, at most maxGroupRecipients recipients (so a task of
 // broadcasts stays a few hundred KiB). One enqueue per queue is in flight
-// at a time (groupFlushers): a second would only split the batches, and
+// at a time (groupFlushers): a second would only split the groups, and
 // groupTimeout bounds each. A busy group lingers groupLinger before taking
-// a batch (see lingerFor); sends at under ~200/s, or from one sender at a
+// a group (see lingerFor); sends at under ~200/s, or from one sender at a
 // time, never linger.
 const (
 	maxGroup           = 128
@@ -71,7 +71,7 @@ const (
 )
 
 // NewGroupEnqueuer returns a group-committing Enqueuer over sink.
-func NewGroupEnqueuer(sink BatchEnqueuer) *GroupEnqueuer {
+func NewGroupEnqueuer(sink GroupSink) *GroupEnqueuer {
 	return &GroupEnqueuer{
 		sink: sink, timeout: groupTimeout, flushers: groupFlushers,
 		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, sleep: time.Sleep,
@@ -82,7 +82,7 @@ func NewGroupEnqueuer(sink BatchEnqueuer) *GroupEnqueuer {
 
 // Enqueue implements Enqueuer. The caller's context is not used to cancel
 // the shared enqueue (it carries other requests' messages too); each
-// batch gets its own timeout instead, and Enqueue always reports the true
+// group gets its own timeout instead, and Enqueue always reports the true
 // outcome, so a message is never queued behind an error answer.
 func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 	_, span, d := startEnqueue(ctx, g.tracer, d)
@@ -107,7 +107,7 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 	return <-p.done
 }
 
-// flush enqueues batches from grp until own (the leader's delivery) is
+// flush enqueues groups from grp until own (the leader's delivery) is
 // sent, then hands any remainder to a goroutine so the leader's request
 // can answer. The flusher count drops only when nothing is pending, so a
 // delivery is never left behind without a flusher.
@@ -116,14 +116,14 @@ func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 		if d := g.lingerFor(grp); d > 0 {
 			g.sleep(d)
 		}
-		batch := g.take(grp)
-		if batch == nil {
+		group := g.take(grp)
+		if group == nil {
 			return
 		}
-		g.send(batch)
+		g.send(group)
 		if own != nil {
 			sent := false
-			for _, p := range batch {
+			for _, p := range group {
 				sent = sent || p == own
 			}
 			if sent {
@@ -135,9 +135,9 @@ func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 	}
 }
 
-// lingerFor says how long to wait before taking a batch from grp: linger
-// while sends are frequent and concurrent (the previous batch was taken
-// lately and held several, or several are waiting now) and the batch is
+// lingerFor says how long to wait before taking a group from grp: linger
+// while sends are frequent and concurrent (the previous group was taken
+// lately and held several, or several are waiting now) and the group is
 // not full yet; else nothing. A lone sequential sender never lingers:
 // waiting could not give it company.
 func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
@@ -150,7 +150,7 @@ func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
 	return g.linger
 }
 
-// take removes the next batch from grp, or releases the caller's flusher
+// take removes the next group from grp, or releases the caller's flusher
 // slot and returns nil when nothing is pending.
 func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 	g.mu.Lock()
@@ -169,33 +169,33 @@ func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 		n++
 	}
 	grp.lastFlush, grp.lastSize = time.Now(), n
-	batch := make([]*pendingDelivery, n)
-	copy(batch, grp.pending)
+	group := make([]*pendingDelivery, n)
+	copy(group, grp.pending)
 	// Shift rather than reslice so the backing array does not pin sent
 	// deliveries.
 	rest := copy(grp.pending, grp.pending[n:])
 	clear(grp.pending[rest:])
 	grp.pending = grp.pending[:rest]
-	return batch
+	return group
 }
 
-func (g *GroupEnqueuer) send(batch []*pendingDelivery) {
-	ds := make([]Delivery, len(batch))
-	for i, p := range batch {
+func (g *GroupEnqueuer) send(group []*pendingDelivery) {
+	ds := make([]Delivery, len(group))
+	for i, p := range group {
 		ds[i] = p.d
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	// The task's Redis round trip shows in the trace of the first sampled
 	// delivery it carries (a lone message's own).
-	for _, p := range batch {
+	for _, p := range group {
 		if p.span.IsRecording() {
 			ctx = trace.ContextWithSpan(ctx, p.span)
 			break
 		}
 	}
-	err := g.sink.EnqueueBatch(ctx, ds)
+	err := g.sink.EnqueueGroup(ctx, ds)
 	cancel()
-	for _, p := range batch {
+	for _, p := range group {
 		p.done <- err
 	}
 }

@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -71,10 +71,10 @@ func SummarizePayload(taskType string, payload []byte) string {
 			return fmt.Sprintf("(undecodable delivery, %d bytes)", len(payload))
 		}
 		ds = []Delivery{d}
-	case TypeDeliverBatch:
-		var b Batch
+	case TypeDeliverGroup:
+		var b Group
 		if json.Unmarshal(payload, &b) != nil {
-			return fmt.Sprintf("(undecodable delivery batch, %d bytes)", len(payload))
+			return fmt.Sprintf("(undecodable delivery group, %d bytes)", len(payload))
 		}
 		ds = b.Deliveries
 	default:

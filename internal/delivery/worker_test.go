@@ -1,4 +1,4 @@
-package messaging
+package delivery
 
 import (
 	"context"
@@ -182,7 +182,7 @@ func TestWorker_HandleDeliverBatch(t *testing.T) {
 		return Delivery{SenderID: users[0].ID, ToID: &to, Recipients: recipients, ClientID: clientID,
 			Message: events.Message{ID: id(i), Body: fmt.Sprint("m", i), CreatedAt: time.Now().UTC()}}
 	}
-	batch := Batch{Deliveries: []Delivery{
+	batch := Group{Deliveries: []Delivery{
 		mk(1, "c1", to), mk(2, "", to), mk(3, "c1", to), // 3 reuses 1's client_id
 		{SenderID: users[0].ID, Recipients: []int{users[1].ID, users[2].ID}, Message: events.Message{ID: id(4), Body: "all", Broadcast: true, CreatedAt: time.Now().UTC()}},
 	}}
@@ -190,11 +190,11 @@ func TestWorker_HandleDeliverBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := asynq.NewTask(TypeDeliverBatch, payload)
-	if err := w.HandleDeliverBatch(context.Background(), task); err == nil {
+	task := asynq.NewTask(TypeDeliverGroup, payload)
+	if err := w.HandleDeliverGroup(context.Background(), task); err == nil {
 		t.Fatal("the first run published nothing yet reported success")
 	}
-	if err := w.HandleDeliverBatch(context.Background(), task); err != nil {
+	if err := w.HandleDeliverGroup(context.Background(), task); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	// 2 is published once, 4 once or twice (again by the retry, when its
@@ -246,7 +246,7 @@ func TestRetryDelay_GrowsAndIsCapped(t *testing.T) {
 }
 
 // startWorker returns a worker whose writers run until the test ends.
-func startWorker(t *testing.T, db *storage.DB, pub BatchPublisher) *Worker {
+func startWorker(t *testing.T, db *storage.DB, pub Publisher) *Worker {
 	t.Helper()
 	w := NewWorker(db.Messages(), pub, nil, prometheus.NewRegistry(), slog.Default(), 2)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -267,7 +267,7 @@ func (quietLogger) Fatal(...any) {}
 // refusingStore is the real store, except that it refuses, as PostgreSQL
 // refuses U+0000 in text, every batch holding a message whose body is
 // "poison" (on SQLite, which stores U+0000, the refusal is simulated).
-type refusingStore struct{ next BatchWriter }
+type refusingStore struct{ next Store }
 
 func (s refusingStore) SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]storage.Saved, error) {
 	for _, m := range ms {
@@ -311,7 +311,7 @@ func TestWorker_RefusedMessageDoesNotPoisonItsBatch(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	to := users[1].ID
-	var batch Batch
+	var batch Group
 	for i := 1; i <= 6; i++ {
 		body := fmt.Sprint("fine ", i)
 		if i == 3 {
@@ -321,7 +321,7 @@ func TestWorker_RefusedMessageDoesNotPoisonItsBatch(t *testing.T) {
 			Message: events.Message{ID: id(i), Body: body, CreatedAt: time.Now().UTC()}})
 	}
 	payload, _ := json.Marshal(batch)
-	if err := w.HandleDeliverBatch(context.Background(), asynq.NewTask(TypeDeliverBatch, payload)); err != nil {
+	if err := w.HandleDeliverGroup(context.Background(), asynq.NewTask(TypeDeliverGroup, payload)); err != nil {
 		t.Fatalf("the batch task failed (%v): asynq would retry it and republish its good messages", err)
 	}
 	for i := 1; i <= 6; i++ {
