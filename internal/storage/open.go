@@ -15,6 +15,8 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/XSAM/otelsql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -128,6 +130,23 @@ func dsnFor(rawURL, dataDir string) (driver, dsn, dia string, err error) {
 	}
 	q.Set("_txlock", "immediate")
 	return "sqlite", "file:" + path + "?" + q.Encode(), dialect.SQLite, nil
+}
+
+// Writers is how many goroutines should write messages (SaveBatch) at
+// once. SQLite runs one write transaction at a time, so a second writer
+// would only queue behind the first; PostgreSQL takes two, which keeps the
+// database busy while the other writer publishes.
+func (d *DB) Writers() int {
+	if d.Dialect == dialect.SQLite {
+		return 1
+	}
+	return 2
+}
+
+// StatsCollector exports the connection pool's statistics (database/sql's
+// DBStats) to Prometheus as the go_sql_* metrics, labelled db_name="messager".
+func (d *DB) StatsCollector() prometheus.Collector {
+	return collectors.NewDBStatsCollector(d.SQL, "messager")
 }
 
 // Ping reports whether the database answers.
