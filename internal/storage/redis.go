@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -151,11 +150,6 @@ func AutoPipeline(rdb redis.UniversalClient) redis.Cmdable {
 		return rdb
 	}
 	return p
-}
-
-// PingRedis reports whether Redis answers.
-func PingRedis(ctx context.Context, rdb redis.UniversalClient) error {
-	return rdb.Ping(ctx).Err()
 }
 
 // IsRedisDown reports whether err means Redis did not answer, as opposed
