@@ -193,13 +193,6 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	return a, nil
 }
 
-func (a *App) errorClassifier() *httpapi.Classifier {
-	c := &httpapi.Classifier{}
-	c.Dependency("redis", storage.IsRedisDown)
-	c.Dependency("the database", func(err error) bool { return errors.Is(err, storage.ErrUnavailable) })
-	return c
-}
-
 // dequeuers is how many asynq servers a worker process runs. One asynq
 // server takes tasks off Redis one round trip at a time, which caps a
 // process near 1/RTT tasks per second however large its concurrency;

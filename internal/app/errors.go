@@ -1,0 +1,17 @@
+package app
+
+import (
+	"errors"
+
+	"github.com/messager/messager/internal/httpapi"
+	"github.com/messager/messager/internal/storage"
+)
+
+// errorClassifier is the process's one error → HTTP status mapping,
+// assembled once and handed to every transport.
+func (a *App) errorClassifier() *httpapi.Classifier {
+	c := &httpapi.Classifier{}
+	c.Dependency("redis", storage.IsRedisDown)
+	c.Dependency("the database", func(err error) bool { return errors.Is(err, storage.ErrUnavailable) })
+	return c
+}
