@@ -58,7 +58,7 @@ spec:
 	}
 	got := map[string]string{}
 	for _, p := range ve.Problems {
-		got[p.Path] = p.Message
+		got[p.Field] = p.Message
 	}
 	for path, want := range map[string]string{
 		"spec.presence.ttl":              "must be positive",

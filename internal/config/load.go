@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/messager/messager/internal/validation"
 )
 
 // Parse decodes a YAML document over the defaults, so omitted fields keep
@@ -23,20 +25,20 @@ func Parse(data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return cfg, cfg.Validate()
 		}
-		return nil, &ValidationError{Problems: []FieldError{{Path: "(document)", Message: err.Error()}}}
+		return nil, &ValidationError{Problems: []validation.FieldError{{Field: "(document)", Message: err.Error()}}}
 	}
-	var problems []FieldError
+	var problems []validation.FieldError
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		// A second document would be silently ignored: refuse it.
-		problems = append(problems, FieldError{Path: "(document)", Message: "holds more than one YAML document; put one MessagerConfig per file"})
+		problems = append(problems, validation.FieldError{Field: "(document)", Message: "holds more than one YAML document; put one MessagerConfig per file"})
 	}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
 	if doc.Kind != yaml.MappingNode {
-		problems = append(problems, FieldError{Path: "(document)", Message: "must be a mapping with apiVersion, kind, metadata and spec"})
+		problems = append(problems, validation.FieldError{Field: "(document)", Message: "must be a mapping with apiVersion, kind, metadata and spec"})
 		return nil, &ValidationError{Problems: problems}
 	}
 	checkKnownFields(doc, reflect.TypeOf(Config{}), "", &problems)
@@ -44,10 +46,10 @@ func Parse(data []byte) (*Config, error) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, msg := range te.Errors {
-				problems = append(problems, FieldError{Path: "(document)", Message: msg})
+				problems = append(problems, validation.FieldError{Field: "(document)", Message: msg})
 			}
 		} else {
-			problems = append(problems, FieldError{Path: "(document)", Message: err.Error()})
+			problems = append(problems, validation.FieldError{Field: "(document)", Message: err.Error()})
 		}
 	}
 	if verr := cfg.Validate(); verr != nil {
@@ -104,7 +106,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 // checkKnownFields walks a YAML mapping against the struct type t and
 // records every key that has no matching field, with its full path, so a
 // misspelt field is named exactly rather than silently ignored.
-func checkKnownFields(n *yaml.Node, t reflect.Type, path string, problems *[]FieldError) {
+func checkKnownFields(n *yaml.Node, t reflect.Type, path string, problems *[]validation.FieldError) {
 	// Follow aliases: a field reached through *alias is as real as any.
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
@@ -133,7 +135,7 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, problems *[]Fie
 			p := join(path, key)
 			f, ok := fields[key]
 			if !ok {
-				*problems = append(*problems, FieldError{Path: p, Message: fmt.Sprintf("unknown field (line %d)", n.Content[i].Line)})
+				*problems = append(*problems, validation.FieldError{Field: p, Message: fmt.Sprintf("unknown field (line %d)", n.Content[i].Line)})
 				continue
 			}
 			checkKnownFields(n.Content[i+1], f.Type, p, problems)

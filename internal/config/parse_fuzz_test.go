@@ -73,7 +73,7 @@ func TestParse_NonScalarKeyIsNamed(t *testing.T) {
 		t.Fatalf("want *ValidationError, got %v", err)
 	}
 	for _, p := range ve.Problems {
-		if p.Path == "" {
+		if p.Field == "" {
 			t.Fatalf("problem with an empty path: %+v", p)
 		}
 	}

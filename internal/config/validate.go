@@ -8,19 +8,14 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/messager/messager/internal/validation"
 )
-
-// FieldError is one problem with one field, named by its path in the document.
-type FieldError struct {
-	Path    string
-	Message string
-}
-
-func (e FieldError) String() string { return e.Path + ": " + e.Message }
 
 // ValidationError lists every problem found in a document.
 type ValidationError struct {
-	Problems []FieldError
+	// Problems name each field by its path in the document.
+	Problems []validation.FieldError
 }
 
 func (e *ValidationError) Error() string {
@@ -168,10 +163,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-type validator struct{ problems []FieldError }
+type validator struct{ problems []validation.FieldError }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.problems = append(v.problems, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	v.problems = append(v.problems, validation.FieldError{Field: path, Message: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) positive(path string, d Duration) {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/messager/messager/internal/validation"
 )
 
 // MaxBodyBytes bounds every request body; larger bodies get 413.
@@ -69,7 +71,7 @@ func DecodeJSON(r *http.Request, dst any) error {
 		if ute.Field == "" {
 			return NewProblem(http.StatusBadRequest, "the request body must be a JSON object")
 		}
-		return Invalid(FieldError{Field: ute.Field, Message: fmt.Sprintf("must be a %s", jsonKind(ute.Type.Kind().String()))})
+		return Invalid(validation.FieldError{Field: ute.Field, Message: fmt.Sprintf("must be a %s", jsonKind(ute.Type.Kind().String()))})
 	default:
 		return NewProblem(http.StatusBadRequest, "the request body could not be read as JSON")
 	}

@@ -16,21 +16,15 @@ import (
 // ContentTypeProblem is the media type of every error body.
 const ContentTypeProblem = "application/problem+json"
 
-// FieldError names one invalid field of a request by its JSON name.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
 // Problem is an RFC 9457 problem details object. It is also an error, so
 // services may return one directly when the status is theirs to choose.
 type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail,omitempty"`
-	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
+	Type     string                  `json:"type"`
+	Title    string                  `json:"title"`
+	Status   int                     `json:"status"`
+	Detail   string                  `json:"detail,omitempty"`
+	Instance string                  `json:"instance,omitempty"`
+	Errors   []validation.FieldError `json:"errors,omitempty"`
 	// RetryAfter, when set, is sent as the Retry-After header (429, 503).
 	RetryAfter time.Duration `json:"-"`
 	// cause is logged for 5xx answers, never sent to the client.
@@ -53,7 +47,7 @@ func NewProblem(status int, detail string) *Problem {
 }
 
 // Invalid returns a 422 naming each invalid field.
-func Invalid(errs ...FieldError) *Problem {
+func Invalid(errs ...validation.FieldError) *Problem {
 	p := NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields")
 	p.Type = "https://messager.io/problems/validation"
 	p.Errors = errs
@@ -103,7 +97,7 @@ func (c *Classifier) Problem(err error) *Problem {
 	}
 	var ve validation.Errors
 	if errors.As(err, &ve) {
-		return fromValidation(ve)
+		return Invalid(ve...)
 	}
 	var deps []dependencyError
 	if c != nil {
@@ -155,13 +149,4 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
-}
-
-// fromValidation maps a validation.Errors to 422.
-func fromValidation(errs validation.Errors) *Problem {
-	fe := make([]FieldError, len(errs))
-	for i, e := range errs {
-		fe[i] = FieldError{Field: e.Field, Message: e.Message}
-	}
-	return Invalid(fe...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/messager/messager/internal/auth"
 	"github.com/messager/messager/internal/events"
 	"github.com/messager/messager/internal/httpapi"
+	"github.com/messager/messager/internal/validation"
 )
 
 // Handler serves the stream endpoints for authenticated requests.
@@ -99,7 +100,7 @@ func (h *Handler) prepare(w http.ResponseWriter, r *http.Request, after string) 
 	}
 	if after != "" {
 		if !events.ValidID(after) {
-			httpapi.WriteProblem(w, r, httpapi.Invalid(httpapi.FieldError{Field: "after", Message: "must be a message id"}))
+			httpapi.WriteProblem(w, r, httpapi.Invalid(validation.FieldError{Field: "after", Message: "must be a message id"}))
 			return p, "", nil, false
 		}
 	}

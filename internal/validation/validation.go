@@ -7,11 +7,16 @@ import (
 	"unicode"
 )
 
-// FieldError is one invalid field, named by its JSON name.
+// FieldError is one invalid field: Field is its JSON name in a request
+// (answered in a 422's "errors") or its path in a config document. It is
+// the one field-error type of the process.
 type FieldError struct {
-	Field   string
-	Message string
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
+
+// String is "field: message", as config validation prints it.
+func (f FieldError) String() string { return f.Field + ": " + f.Message }
 
 // Errors is every problem found in one request. A nil or empty Errors is no error.
 type Errors []FieldError
@@ -32,7 +37,7 @@ func (e Errors) Err() error {
 func (e Errors) Error() string {
 	parts := make([]string, len(e))
 	for i, f := range e {
-		parts[i] = f.Field + ": " + f.Message
+		parts[i] = f.String()
 	}
 	return "invalid request: " + strings.Join(parts, "; ")
 }
