@@ -2,7 +2,10 @@
 // problem+json errors, JSON request decoding with size limits, JSON
 // responses, request ids, access logs, panic recovery and HTTP metrics.
 //
-// Services map their own domain errors to a *Problem in their transport;
-// this package maps only the errors that are not any one service's
-// (malformed JSON, oversized bodies, unavailable dependencies).
+// Errors become problems in one place, the Classifier: each service
+// package registers the statuses of its domain errors with it once, at
+// assembly, and every handler answers errors through it and WriteProblem.
+// This package itself maps only the errors that are not any one service's
+// (malformed JSON, oversized bodies, invalid fields, unavailable
+// dependencies, deadlines).
 package httpapi

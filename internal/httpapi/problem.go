@@ -69,17 +69,54 @@ func Internal(cause error) *Problem {
 	return p
 }
 
-// dependencyErrors are matched by FromError to answer 503; the process
-// registers the errors of its Redis and database clients once at start.
+// dependencyError recognises the errors of one dependency (Redis, the
+// database), which Classifier.Problem answers with 503.
 type dependencyError struct {
 	name  string
 	match func(error) bool
 }
 
-// Classifier maps errors that no service owns (dependencies down, request
-// cancelled) to problems. One is built at start-up and shared.
+// Classifier is the process's one error → problem mapping. Each service
+// package registers its domain errors with it (Is, Match) and the process
+// its dependencies (Dependency), once, before serving: internal/app
+// errorClassifier assembles it. Every go-kit transport (KitOptions) and
+// the auth middleware answer errors through Problem, so a domain error is
+// answered the same wherever it surfaces. Registering is not safe
+// concurrently with Problem.
 type Classifier struct {
-	deps []dependencyError
+	rules []func(error) *Problem
+	deps  []dependencyError
+}
+
+// Is registers the answer to the errors that are target (errors.Is): a
+// problem with status and detail, and the standard title for status.
+func (c *Classifier) Is(target error, status int, detail string) {
+	c.Match(func(err error) *Problem {
+		if !errors.Is(err, target) {
+			return nil
+		}
+		return NewProblem(status, detail)
+	})
+}
+
+// Match registers f, which returns a fresh problem for the errors it
+// recognises and nil for any other. Rules are tried in the order they
+// were registered, before anything else Problem knows.
+func (c *Classifier) Match(f func(error) *Problem) {
+	c.rules = append(c.rules, f)
+}
+
+// As returns a rule for Match that recognises the errors of type E
+// (errors.As) and answers with the problem f makes of the one found: for
+// error types that carry data, such as a Retry-After.
+func As[E error](f func(E) *Problem) func(error) *Problem {
+	return func(err error) *Problem {
+		var target E
+		if !errors.As(err, &target) {
+			return nil
+		}
+		return f(target)
+	}
 }
 
 // Dependency registers match as recognising errors of the dependency name,
@@ -88,9 +125,23 @@ func (c *Classifier) Dependency(name string, match func(error) bool) {
 	c.deps = append(c.deps, dependencyError{name: name, match: match})
 }
 
-// Problem converts any error to the problem to send. A nil Classifier
-// knows no dependencies but still answers.
+// Problem converts any error to the problem to send: a registered domain
+// error as registered; a *Problem as is; validation.Errors as 422; a
+// registered dependency's error, or a deadline, as 503; a cancelled
+// request as 499 (logged, never seen); anything else as 500, its cause
+// logged and hidden. A nil Classifier knows no registrations but still
+// answers.
 func (c *Classifier) Problem(err error) *Problem {
+	var rules []func(error) *Problem
+	var deps []dependencyError
+	if c != nil {
+		rules, deps = c.rules, c.deps
+	}
+	for _, rule := range rules {
+		if p := rule(err); p != nil {
+			return p
+		}
+	}
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
@@ -98,10 +149,6 @@ func (c *Classifier) Problem(err error) *Problem {
 	var ve validation.Errors
 	if errors.As(err, &ve) {
 		return Invalid(ve...)
-	}
-	var deps []dependencyError
-	if c != nil {
-		deps = c.deps
 	}
 	for _, d := range deps {
 		if d.match(err) {
@@ -124,7 +171,11 @@ func (c *Classifier) Problem(err error) *Problem {
 // WriteProblem sends p as problem+json and logs the cause of 5xx answers.
 func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if p.Status >= 500 && p.cause != nil {
-		slog.ErrorContext(r.Context(), "request failed", "status", p.Status, "error", p.cause, "request_id", RequestID(r.Context()))
+		ctx := context.Background()
+		if r != nil {
+			ctx = r.Context()
+		}
+		slog.ErrorContext(ctx, "request failed", "status", p.Status, "error", p.cause, "request_id", RequestID(ctx))
 	}
 	if p.Instance == "" && r != nil {
 		p.Instance = r.URL.Path
