@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/messager/messager/internal/testsupport"
 )
 
 const password = "correct horse battery"
@@ -205,7 +207,7 @@ func TestChat_HTMLBodyIsText(t *testing.T) {
 // shows, once each, the messages sent while it was cut off.
 func TestChat_ReconnectsAfterStreamCut(t *testing.T) {
 	srv := startServer(t)
-	px := startProxy(t, srv.addr)
+	px := testsupport.StartProxy(t, srv.addr)
 	browser := newBrowser(t)
 	paper := newPage(t, browser, "paper")
 	paper.open(px.URL)

@@ -6,15 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/messager/messager/internal/testsupport"
 )
 
 // Timeouts are generous: the suite runs on small shared CI machines where a
@@ -31,20 +29,13 @@ const (
 	readyTimeout = 90 * time.Second
 	waitTimeout  = 45 * time.Second
 	stepTimeout  = 60 * time.Second
-)
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
+	// stopGrace is how long a server has to shut down at the end of a test.
+	stopGrace = 15 * time.Second
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testsupport.RemoveBinary()
 	os.Exit(code)
 }
 
@@ -73,36 +64,7 @@ func messagerBinary(t *testing.T) string {
 	if p := os.Getenv("MESSAGER_E2E_BINARY"); p != "" {
 		return p
 	}
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Dir(filepath.Dir(file))
-		buildDir, buildErr = os.MkdirTemp("", "messager-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "messager")
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/messager")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/messager: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testsupport.MessagerBinary(t)
 }
 
 // server is one `messager all` process on a fresh data dir.
@@ -119,15 +81,6 @@ func startServer(t *testing.T, config ...string) *server {
 	chromiumPath(t) // skips before the expensive build when the suite is off
 	bin := messagerBinary(t)
 	dir := t.TempDir()
-	s := &server{addr: freeAddr(t), logPath: filepath.Join(dir, "messager.log")}
-	s.URL = "http://" + s.addr
-	logf, err := os.Create(s.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "all", "--http-addr", s.addr, "--data-dir", filepath.Join(dir, "data"))
-	cmd.Stdout = logf
-	cmd.Stderr = logf
 	cfgPath := ""
 	if len(config) > 0 {
 		cfgPath = filepath.Join(dir, "messager.yaml")
@@ -135,59 +88,14 @@ func startServer(t *testing.T, config ...string) *server {
 			t.Fatal(err)
 		}
 	}
-	cmd.Env = append(os.Environ(), "MESSAGER_CONFIG="+cfgPath)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-		if t.Failed() {
-			t.Logf("server log (tail):\n%s", tail(s.logPath, 60))
-		}
+	p := testsupport.StartMessager(t, bin, testsupport.Options{
+		Name:         "messager",
+		Args:         []string{"all", "--data-dir", filepath.Join(dir, "data")},
+		Env:          []string{"MESSAGER_CONFIG=" + cfgPath},
+		ReadyTimeout: readyTimeout,
+		StopGrace:    stopGrace,
 	})
-
-	deadline := time.Now().Add(readyTimeout)
-	client := &http.Client{Timeout: 5 * time.Second}
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("messager exited before it was ready: %v\n%s", err, tail(s.logPath, 60))
-		default:
-		}
-		resp, err := client.Get(s.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("messager not ready after %s: %v\n%s", readyTimeout, err, tail(s.logPath, 60))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func tail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
+	return &server{URL: p.URL, addr: p.Addr, logPath: p.LogPath}
 }
 
 // apiClient talks to the API directly with a bearer token, for the steps that
@@ -274,109 +182,6 @@ func (c *apiClient) send(t *testing.T, body, to string) string {
 		t.Fatalf("send %q: status %d, want 202", body, code)
 	}
 	return res.Message.ID
-}
-
-// proxy is a TCP proxy between the browsers and the server, so a test can cut
-// every connection (the stream included) at once, like a load balancer or a
-// pod going away, and refuse new ones for a while.
-type proxy struct {
-	URL    string
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	blocked bool
-	closed  bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, URL: "http://" + ln.Addr().String()}
-	go p.serve()
-	t.Cleanup(func() {
-		p.mu.Lock()
-		p.closed = true
-		p.mu.Unlock()
-		ln.Close()
-		p.Cut()
-	})
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		blocked := p.blocked || p.closed
-		p.mu.Unlock()
-		if blocked {
-			c.Close()
-			continue
-		}
-		go p.pipe(c)
-	}
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 10*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.blocked || p.closed {
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c] = struct{}{}
-	p.conns[up] = struct{}{}
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
-	<-done
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-// Cut closes every open connection; new ones are still accepted unless blocked.
-func (p *proxy) Cut() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := len(p.conns) / 2
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-	return n
-}
-
-// Block cuts every connection and refuses new ones until Unblock.
-func (p *proxy) Block() int {
-	p.mu.Lock()
-	p.blocked = true
-	p.mu.Unlock()
-	return p.Cut()
-}
-
-func (p *proxy) Unblock() {
-	p.mu.Lock()
-	p.blocked = false
-	p.mu.Unlock()
 }
 
 // newBrowser starts one headless chromium for the test. Users get their own

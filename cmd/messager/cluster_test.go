@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/internal/testenv"
+	"github.com/messager/messager/internal/testsupport"
 )
 
 // These tests run the real binary as separate processes — two `messager
@@ -34,32 +32,8 @@ func requireServices(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "messager-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "messager")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
+// cluster is the Redis and database one test's processes share, and the
+// binary they run.
 type cluster struct {
 	t        *testing.T
 	bin      string
@@ -67,83 +41,15 @@ type cluster struct {
 	dbURL    string
 }
 
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string
-	out  *bytes.Buffer
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func (c *cluster) start(name string, args ...string) *proc {
+// start runs `messager args...` as name against the cluster's services
+// and waits until it is ready.
+func (c *cluster) start(name string, args ...string) *testsupport.Process {
 	c.t.Helper()
-	addr := freeAddr(c.t)
-	cmd := exec.Command(c.bin, append(args, "--http-addr", addr)...)
-	cmd.Env = append(os.Environ(), "MESSAGER_REDIS_URL="+c.redisURL, "MESSAGER_DATABASE_URL="+c.dbURL, "MESSAGER_CONFIG="+clusterConfig(c.t))
-	out := &bytes.Buffer{}
-	var mu sync.Mutex
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	p := &proc{name: name, cmd: cmd, addr: addr, out: out}
-	c.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
-		if c.t.Failed() {
-			mu.Lock()
-			c.t.Logf("--- %s output (last 3000 bytes) ---\n%s", name, tail(out.String(), 3000))
-			mu.Unlock()
-		}
+	return testsupport.StartMessager(c.t, c.bin, testsupport.Options{
+		Name: name,
+		Args: args,
+		Env:  []string{"MESSAGER_REDIS_URL=" + c.redisURL, "MESSAGER_DATABASE_URL=" + c.dbURL, "MESSAGER_CONFIG=" + clusterConfig(c.t)},
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s not ready at %s", name, addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { _, err := p.cmd.Process.Wait(); done <- err }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not exit within 30 s of SIGTERM", p.name)
-	}
 }
 
 type user struct {
@@ -173,9 +79,9 @@ func call(t *testing.T, method, url, token string, body any) (int, []byte) {
 	return res.StatusCode, data
 }
 
-func signUp(t *testing.T, p *proc, name string) user {
+func signUp(t *testing.T, p *testsupport.Process, name string) user {
 	t.Helper()
-	base := "http://" + p.addr
+	base := p.URL
 	if st, b := call(t, "POST", base+"/api/v1/auth/register", "", map[string]string{"username": name, "email": name + "@example.com", "password": "password123"}); st != 201 {
 		t.Fatalf("register %s: %d %s", name, st, b)
 	}
@@ -191,9 +97,9 @@ func signUp(t *testing.T, p *proc, name string) user {
 	return user{token: lr.Token, code: lr.User.Usercode, name: name}
 }
 
-func send(t *testing.T, p *proc, from user, to, body string) string {
+func send(t *testing.T, p *testsupport.Process, from user, to, body string) string {
 	t.Helper()
-	st, b := call(t, "POST", "http://"+p.addr+"/api/v1/messages", from.token, map[string]string{"body": body, "to": to})
+	st, b := call(t, "POST", p.URL+"/api/v1/messages", from.token, map[string]string{"body": body, "to": to})
 	if st != 202 {
 		t.Fatalf("send: %d %s", st, b)
 	}
@@ -203,7 +109,7 @@ func send(t *testing.T, p *proc, from user, to, body string) string {
 }
 
 // listen opens a WebSocket for u on p and returns a channel of message ids.
-func listen(t *testing.T, p *proc, u user) <-chan string {
+func listen(t *testing.T, p *testsupport.Process, u user) <-chan string {
 	t.Helper()
 	ids, _ := listenAfter(t, p, u, "")
 	return ids
@@ -211,11 +117,11 @@ func listen(t *testing.T, p *proc, u user) <-chan string {
 
 // listenAfter opens a WebSocket for u on p resuming after the message id
 // after (none when empty); hangUp closes it.
-func listenAfter(t *testing.T, p *proc, u user, after string) (ids <-chan string, hangUp func()) {
+func listenAfter(t *testing.T, p *testsupport.Process, u user, after string) (ids <-chan string, hangUp func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	url := "ws://" + p.addr + "/api/v1/stream"
+	url := "ws://" + p.Addr + "/api/v1/stream"
 	if after != "" {
 		url += "?after=" + after
 	}
@@ -243,12 +149,12 @@ func listenAfter(t *testing.T, p *proc, u user, after string) (ids <-chan string
 	return out, func() { _ = c.CloseNow() }
 }
 
-func historyCounts(t *testing.T, p *proc, u user) map[string]int {
+func historyCounts(t *testing.T, p *testsupport.Process, u user) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	before := ""
 	for {
-		url := "http://" + p.addr + "/api/v1/messages?limit=200"
+		url := p.URL + "/api/v1/messages?limit=200"
 		if before != "" {
 			url += "&before=" + before
 		}
@@ -273,7 +179,7 @@ func historyCounts(t *testing.T, p *proc, u user) map[string]int {
 
 func newCluster(t *testing.T) *cluster {
 	requireServices(t)
-	c := &cluster{t: t, bin: buildBinary(t), redisURL: testenv.Redis(t), dbURL: testenv.DatabaseURL(t)}
+	c := &cluster{t: t, bin: testsupport.MessagerBinary(t), redisURL: testenv.Redis(t), dbURL: testenv.DatabaseURL(t)}
 	cmd := exec.Command(c.bin, "migrate")
 	cmd.Env = append(os.Environ(), "MESSAGER_DATABASE_URL="+c.dbURL)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -303,7 +209,7 @@ func TestCluster_DeliveryAcrossPodsAndWorkers(t *testing.T) {
 		t.Fatal("alice on pod A did not receive bob's message posted on pod B")
 	}
 
-	worker.stop(t)
+	worker.Stop(t)
 	var queued []string
 	start := time.Now()
 	for i := 0; i < 30; i++ {
@@ -439,7 +345,7 @@ func TestCluster_ResumeAfterWorkerKillSkipsNothing(t *testing.T) {
 // goroutines, SIGKILLs victim (a worker) as soon as it holds active tasks
 // (or after 20 s), waits for every send to be accepted and returns the
 // accepted ids and how many tasks the worker held when it died.
-func burstAndKill(c *cluster, api *proc, from, to user, victim *proc, n, senders int, label string) (want map[string]bool, caught int) {
+func burstAndKill(c *cluster, api *testsupport.Process, from, to user, victim *testsupport.Process, n, senders int, label string) (want map[string]bool, caught int) {
 	t := c.t
 	t.Helper()
 	opt, err := redis.ParseURL(c.redisURL)
@@ -466,10 +372,7 @@ func burstAndKill(c *cluster, api *proc, from, to user, victim *proc, n, senders
 			caught = len(active)
 		}
 	}
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = victim.cmd.Process.Wait()
+	victim.Kill(t)
 	wg.Wait()
 	close(ids)
 	want = map[string]bool{}

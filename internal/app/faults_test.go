@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/messager/messager/internal/events"
 	"github.com/messager/messager/internal/testenv"
+	"github.com/messager/messager/internal/testsupport"
 )
 
 // With no worker running the API still accepts at once; when a worker
@@ -39,17 +39,12 @@ func TestMessaging_AcceptsWithoutWorkerAndDeliversWhenOneStarts(t *testing.T) {
 // itself when Redis comes back.
 func TestAPI_RedisDownIs503AndRecovers(t *testing.T) {
 	b := newBackends(t)
-	u, err := url.Parse(b.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newProxy(t, u.Host)
-	u.Host = proxy.addr
-	b.redisURL = u.String()
+	var proxy *testsupport.Proxy
+	proxy, b.redisURL = testsupport.StartURLProxy(t, b.redisURL)
 	a := startApp(t, ModeAll, b)
 	s, r := newUser(t, a, "rdown"), newUser(t, a, "rdownr")
 
-	proxy.cut()
+	proxy.Block()
 	for _, call := range []struct{ method, path string }{
 		{"POST", "/api/v1/messages"}, {"GET", "/api/v1/presence"}, {"GET", "/readyz"},
 	} {
@@ -62,7 +57,7 @@ func TestAPI_RedisDownIs503AndRecovers(t *testing.T) {
 			t.Fatalf("readyz does not name redis: %s", body)
 		}
 	}
-	proxy.restore()
+	proxy.Unblock()
 	waitFor(t, func() bool {
 		res, _ := s.do("GET", "/api/v1/presence", nil)
 		return res.StatusCode == 200
@@ -77,17 +72,12 @@ func TestAPI_DatabaseDownIs503AndRecovers(t *testing.T) {
 		t.Skip("needs PostgreSQL (set MESSAGER_TEST_DATABASE_URL): an embedded SQLite file cannot go down")
 	}
 	b := newBackends(t)
-	u, err := url.Parse(b.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newProxy(t, u.Host)
-	u.Host = proxy.addr
-	b.dbURL = u.String()
+	var proxy *testsupport.Proxy
+	proxy, b.dbURL = testsupport.StartURLProxy(t, b.dbURL)
 	a := startApp(t, ModeAll, b)
 	c := newUser(t, a, "dbdown")
 
-	proxy.cut()
+	proxy.Block()
 	res, body := c.do("GET", "/api/v1/messages", nil)
 	if res.StatusCode != 503 {
 		t.Fatalf("history with the database down: %d %s", res.StatusCode, body)
@@ -96,7 +86,7 @@ func TestAPI_DatabaseDownIs503AndRecovers(t *testing.T) {
 	if res, body := c.do("GET", "/readyz", nil); res.StatusCode != 503 || !strings.Contains(string(body), "database") {
 		t.Fatalf("readyz with the database down: %d %s", res.StatusCode, body)
 	}
-	proxy.restore()
+	proxy.Unblock()
 	waitFor(t, func() bool {
 		res, _ := c.do("GET", "/api/v1/messages", nil)
 		return res.StatusCode == 200

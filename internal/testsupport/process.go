@@ -1,0 +1,194 @@
+package testsupport
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreeAddr returns a 127.0.0.1 address nothing listens on at the moment,
+// for a child process's listener (a child cannot be handed a net.Listener).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Options say how StartMessager runs one process.
+type Options struct {
+	// Name labels the process in failure messages and its output.
+	Name string
+	// Args are the subcommand and its flags; "--http-addr" and a free
+	// address are appended.
+	Args []string
+	// Env is added to the test's own environment.
+	Env []string
+	// ReadyTimeout bounds the wait for /readyz to answer 200 (30 s when zero).
+	ReadyTimeout time.Duration
+	// StopGrace is how long the cleanup waits after SIGTERM before it
+	// SIGKILLs the process; zero SIGKILLs at once.
+	StopGrace time.Duration
+}
+
+// Defaults for Options' zero values, and how much output a failure shows.
+const (
+	defaultReadyTimeout = 30 * time.Second
+	stopTimeout         = 30 * time.Second
+	failureTailLines    = 60
+	readyPollInterval   = 50 * time.Millisecond
+)
+
+// Process is one messager child process. Its output goes to a file in the
+// test's temporary directory; when the test fails, the cleanup logs the
+// file's tail.
+type Process struct {
+	Name string
+	// Addr is the host:port of its --http-addr, URL the same as http://Addr.
+	Addr, URL string
+	// LogPath is the file holding its stdout and stderr.
+	LogPath string
+
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has been waited for
+	waitErr error         // set before exited is closed
+}
+
+// StartMessager starts bin with o on a free address, waits until its
+// /readyz answers 200 and stops it when the test ends. It fails the test
+// when the process exits or is not ready in time, showing its output.
+func StartMessager(t testing.TB, bin string, o Options) *Process {
+	t.Helper()
+	if o.Name == "" {
+		o.Name = "messager"
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = defaultReadyTimeout
+	}
+	addr := FreeAddr(t)
+	p := &Process{
+		Name:    o.Name,
+		Addr:    addr,
+		URL:     "http://" + addr,
+		LogPath: filepath.Join(t.TempDir(), o.Name+".log"),
+		exited:  make(chan struct{}),
+	}
+	logf, err := os.Create(p.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, append(append([]string(nil), o.Args...), "--http-addr", addr)...)
+	p.cmd.Env = append(os.Environ(), o.Env...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", o.Name, err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.shutdown(o.StopGrace)
+		if t.Failed() {
+			t.Logf("--- %s output (last %d lines) ---\n%s", p.Name, failureTailLines, p.Tail(failureTailLines))
+		}
+	})
+	p.waitReady(t, o.ReadyTimeout)
+	return p
+}
+
+func (p *Process) waitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-p.exited:
+			t.Fatalf("%s exited before it was ready: %v\n%s", p.Name, p.waitErr, p.Tail(failureTailLines))
+		default:
+		}
+		res, err := client.Get(p.URL + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %d", res.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready at %s after %s: %v\n%s", p.Name, p.Addr, timeout, err, p.Tail(failureTailLines))
+		}
+		time.Sleep(readyPollInterval)
+	}
+}
+
+// shutdown ends the process if it still runs: SIGTERM and up to grace for
+// it to exit, then SIGKILL.
+func (p *Process) shutdown(grace time.Duration) {
+	if grace > 0 {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+			return
+		case <-time.After(grace):
+		}
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// Stop sends SIGTERM and fails the test unless the process exits within 30 s.
+func (p *Process) Stop(t testing.TB) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(stopTimeout):
+		t.Fatalf("%s did not exit within %s of SIGTERM", p.Name, stopTimeout)
+	}
+}
+
+// Kill SIGKILLs the process, as a crash or an OOM kill would, and waits for it.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		select {
+		case <-p.exited: // already gone: nothing to kill
+			return
+		default:
+		}
+		t.Fatalf("kill %s: %v", p.Name, err)
+	}
+	<-p.exited
+}
+
+// Log returns everything the process has written so far.
+func (p *Process) Log() (string, error) {
+	b, err := os.ReadFile(p.LogPath)
+	return string(b), err
+}
+
+// Tail returns the last n lines of the process's output.
+func (p *Process) Tail(n int) string {
+	s, err := p.Log()
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
