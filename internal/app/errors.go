@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 
+	"github.com/messager/messager/internal/auth"
 	"github.com/messager/messager/internal/httpapi"
 	"github.com/messager/messager/internal/storage"
 )
@@ -11,6 +12,7 @@ import (
 // assembled once and handed to every transport.
 func (a *App) errorClassifier() *httpapi.Classifier {
 	c := &httpapi.Classifier{}
+	auth.RegisterErrors(c)
 	c.Dependency("redis", storage.IsRedisDown)
 	c.Dependency("the database", func(err error) bool { return errors.Is(err, storage.ErrUnavailable) })
 	return c

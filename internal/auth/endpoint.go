@@ -81,15 +81,29 @@ func makeLogoutEndpoint(s Service) endpoint.Endpoint {
 }
 
 func makeMeEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		p, ok := PrincipalFrom(ctx)
-		if !ok {
-			return nil, ErrUnauthenticated
-		}
-		u, err := s.Me(ctx, p)
+	return RequirePrincipal(func(ctx context.Context, caller Principal, _ any) (any, error) {
+		u, err := s.Me(ctx, caller)
 		if err != nil {
 			return nil, err
 		}
 		return userResponse{User: OwnView(u)}, nil
+	})
+}
+
+// CallerEndpoint is an endpoint that serves a signed-in caller.
+type CallerEndpoint func(ctx context.Context, caller Principal, request any) (any, error)
+
+// RequirePrincipal adapts e to a go-kit endpoint that hands e the caller
+// Authenticator.Require put in the context. A request without one is
+// refused with ErrUnauthenticated (401) before e runs, so an endpoint
+// mounted without Require fails closed instead of serving a zero
+// Principal. Every endpoint that needs a caller is built with it.
+func RequirePrincipal(e CallerEndpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		p, ok := PrincipalFrom(ctx)
+		if !ok {
+			return nil, ErrUnauthenticated
+		}
+		return e(ctx, p, request)
 	}
 }

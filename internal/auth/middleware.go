@@ -47,7 +47,8 @@ type Authenticator struct {
 
 // NewAuthenticator returns the middleware. allowedOrigins are the extra
 // origins (besides the serving host) whose cookie-authenticated
-// state-changing requests are accepted.
+// state-changing requests are accepted; errs answers its errors and must
+// have auth's registered (RegisterErrors).
 func NewAuthenticator(svc Service, allowedOrigins []string, errs *httpapi.Classifier) *Authenticator {
 	return &Authenticator{svc: svc, origins: httpapi.NewOrigins(allowedOrigins), errors: errs}
 }
@@ -58,7 +59,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, fromCookie := TokenFromRequest(r)
 		if token == "" {
-			httpapi.WriteProblem(w, r, problemFor(ErrUnauthenticated, a.errors))
+			httpapi.WriteProblem(w, r, a.errors.Problem(ErrUnauthenticated))
 			return
 		}
 		if fromCookie && !safeMethod(r.Method) && !a.origins.Allowed(r) {
@@ -67,7 +68,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		}
 		p, err := a.svc.Authenticate(r.Context(), token)
 		if err != nil {
-			httpapi.WriteProblem(w, r, problemFor(err, a.errors))
+			httpapi.WriteProblem(w, r, a.errors.Problem(err))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p, token)))

@@ -18,7 +18,8 @@ type HandlerOptions struct {
 	// X-Forwarded-For in front of the server (spec.http.trustedProxies):
 	// the client IP and scheme are read through them.
 	TrustedProxies int
-	Errors         *httpapi.Classifier
+	// Errors answers every error; RegisterErrors must have been called on it.
+	Errors *httpapi.Classifier
 }
 
 // MakeHandler returns the routes under /api/v1/auth. Register and login
@@ -26,7 +27,7 @@ type HandlerOptions struct {
 // page on another site could sign the browser in to an account of the
 // attacker's choosing (login CSRF).
 func MakeHandler(s Service, authn *Authenticator, o HandlerOptions) http.Handler {
-	opts := httpapi.KitOptions(func(err error) *httpapi.Problem { return problemFor(err, o.Errors) })
+	opts := httpapi.KitOptions(o.Errors.Problem)
 	register := kithttp.NewServer(makeRegisterEndpoint(s), decodeRegister(o.TrustedProxies), encodeStatus(http.StatusCreated), opts...)
 	login := kithttp.NewServer(makeLoginEndpoint(s), decodeLogin(o.TrustedProxies), encodeLogin(o.TrustedProxies), opts...)
 	logout := kithttp.NewServer(makeLogoutEndpoint(s), kithttp.NopRequestDecoder, encodeLogout(o.TrustedProxies), opts...)
@@ -98,17 +99,14 @@ func encodeLogout(proxies int) kithttp.EncodeResponseFunc {
 	}
 }
 
-// problemFor is the one place auth's domain errors become HTTP statuses.
-func problemFor(err error, c *httpapi.Classifier) *httpapi.Problem {
-	var rl *RateLimitedError
-	switch {
-	case errors.Is(err, ErrUsernameTaken):
-		return httpapi.NewProblem(http.StatusConflict, "that username is already taken")
-	case errors.Is(err, ErrInvalidCredentials):
-		return httpapi.NewProblem(http.StatusUnauthorized, "invalid username or password")
-	case errors.Is(err, ErrUnauthenticated):
-		return httpapi.NewProblem(http.StatusUnauthorized, "sign in first: send the session cookie or an Authorization: Bearer token")
-	case errors.As(err, &rl):
+// RegisterErrors registers with c the statuses auth's domain errors are
+// answered with, wherever they surface (this transport, Authenticator,
+// other packages' endpoints). The process calls it once, at assembly.
+func RegisterErrors(c *httpapi.Classifier) {
+	c.Is(ErrUsernameTaken, http.StatusConflict, "that username is already taken")
+	c.Is(ErrInvalidCredentials, http.StatusUnauthorized, "invalid username or password")
+	c.Is(ErrUnauthenticated, http.StatusUnauthorized, "sign in first: send the session cookie or an Authorization: Bearer token")
+	c.Match(httpapi.As(func(rl *RateLimitedError) *httpapi.Problem {
 		what := rl.What
 		if what == "" {
 			what = "attempts"
@@ -116,11 +114,13 @@ func problemFor(err error, c *httpapi.Classifier) *httpapi.Problem {
 		p := httpapi.NewProblem(http.StatusTooManyRequests, "too many "+what+"; try again later")
 		p.RetryAfter = rl.RetryAfter
 		return p
-	case errors.Is(err, ErrBusy):
+	}))
+	c.Match(func(err error) *httpapi.Problem {
+		if !errors.Is(err, ErrBusy) {
+			return nil
+		}
 		p := httpapi.NewProblem(http.StatusServiceUnavailable, "the server is busy checking passwords; try again in a moment")
 		p.RetryAfter = time.Second
 		return p
-	default:
-		return c.Problem(err)
-	}
+	})
 }

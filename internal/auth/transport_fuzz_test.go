@@ -14,6 +14,7 @@ func newTestHandler() (http.Handler, *memUsers) {
 	users := newMemUsers()
 	svc := NewService(users, newMemSessions(), newMemLimiter(), NewFastArgon2id(), testOptions())
 	errs := &httpapi.Classifier{}
+	RegisterErrors(errs)
 	return MakeHandler(svc, NewAuthenticator(svc, nil, errs), HandlerOptions{Errors: errs}), users
 }
 

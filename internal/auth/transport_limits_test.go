@@ -17,6 +17,7 @@ func TestAuthTransport_BusyHashingIs503WithRetryAfter(t *testing.T) {
 	opts.HashSlots, opts.HashWait = 1, 50*time.Millisecond
 	svc := NewService(newMemUsers(), newMemSessions(), newMemLimiter(), h, opts)
 	errs := &httpapi.Classifier{}
+	RegisterErrors(errs)
 	handler := MakeHandler(svc, NewAuthenticator(svc, nil, errs), HandlerOptions{Errors: errs})
 	go func() {
 		r := httptest.NewRequest(http.MethodPost, "/register", strings.NewReader(`{"username":"held","email":"held@example.com","password":"correct horse"}`))
@@ -46,6 +47,7 @@ func TestAuthTransport_RateLimitIs429WithRetryAfter(t *testing.T) {
 	opts.Register.PerIP = 1
 	svc := NewService(newMemUsers(), newMemSessions(), newMemLimiter(), NewFastArgon2id(), opts)
 	errs := &httpapi.Classifier{}
+	RegisterErrors(errs)
 	handler := MakeHandler(svc, NewAuthenticator(svc, nil, errs), HandlerOptions{Errors: errs})
 	if w := post(t, handler, "/register", []byte(`{"username":"first","email":"f@example.com","password":"correct horse"}`)); w.Code != http.StatusCreated {
 		t.Fatalf("first: %d %s", w.Code, w.Body)
