@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -83,7 +82,13 @@ type App struct {
 	bus     *stream.Bus
 	tracker *presence.Tracker
 	client  *asynq.Client
+	// groups gathers the API's deliveries into tasks (nil in ModeWorker).
+	groups *delivery.GroupEnqueuer
+	// workers dequeue tasks and hand them to worker through mux (nil in
+	// ModeAPI).
 	workers []*asynq.Server
+	worker  *delivery.Worker
+	mux     *asynq.ServeMux
 
 	srv      *http.Server
 	listener net.Listener
@@ -96,11 +101,10 @@ type App struct {
 	// wake lets idle workers sleep until the API enqueues (taskwake.go).
 	wake taskWake
 
-	cancel        context.CancelFunc
-	wg            sync.WaitGroup
+	// units runs every component from Start to Shutdown (lifecycle.go).
+	units *supervisor
+	// stopTelemetry flushes and stops the trace exporter set up by New.
 	stopTelemetry func(context.Context) error
-	stopWriters   context.CancelFunc
-	writersDone   chan struct{}
 }
 
 // New opens every dependency and builds the services; nothing runs until Start.
@@ -180,6 +184,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Mode != ModeAPI {
 		a.tasks = delivery.NewTaskMetrics(a.registry)
 		a.workers = a.newWorkers()
+		a.worker, a.mux = a.newTaskHandler()
 	}
 	if a.separateMetrics() {
 		a.admin = &http.Server{
@@ -244,79 +249,56 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 	return srv
 }
 
-// Start listens and starts every background loop.
+// groupEnqueuer is the API's delivery enqueuer, made once: Shutdown
+// closes it after the HTTP server has drained (lifecycle.go).
+func (a *App) groupEnqueuer() *delivery.GroupEnqueuer {
+	if a.groups == nil {
+		a.groups = delivery.NewGroupEnqueuer(a.wakingEnqueuer())
+	}
+	return a.groups
+}
+
+// newTaskHandler builds the delivery worker and the handler chain the
+// asynq servers call.
+func (a *App) newTaskHandler() (*delivery.Worker, *asynq.ServeMux) {
+	writers := 2
+	if a.db.Dialect == dialect.SQLite {
+		writers = 1
+	}
+	w := delivery.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, writers)
+	mux := asynq.NewServeMux()
+	w.Register(mux)
+	mux.Use(a.tasks.Middleware)
+	if a.cfg.Spec.Worker.CompletedRetention > 0 {
+		mux.Use(delivery.RecordRuns())
+	}
+	return w, mux
+}
+
+// Start listens and starts every component under the process's
+// supervisor (lifecycle.go), in the order units lists them.
 func (a *App) Start() error {
-	ln := a.opts.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", a.cfg.Spec.HTTP.Addr); err != nil {
-			return fmt.Errorf("listen on %s: %w", a.cfg.Spec.HTTP.Addr, err)
+	a.units = newSupervisor(a.logger)
+	for _, u := range a.unitsInOrder() {
+		if err := a.units.Start(u); err != nil {
+			// Stop what already runs, last started first.
+			_ = a.units.Stop(context.Background())
+			return err
 		}
 	}
-	a.listener = ln
-	if err := a.startAdmin(); err != nil {
-		_ = ln.Close()
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.cancel = cancel
-	a.startTaskWake(ctx)
-	if len(a.workers) > 0 {
-		mux := asynq.NewServeMux()
-		writers := 2
-		if a.db.Dialect == dialect.SQLite {
-			writers = 1
-		}
-		w := delivery.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, writers)
-		w.Register(mux)
-		mux.Use(a.tasks.Middleware)
-		if a.cfg.Spec.Worker.CompletedRetention > 0 {
-			mux.Use(delivery.RecordRuns())
-		}
-		// The writers outlive the asynq server: they stop only once every
-		// handler has returned (Shutdown stops the server first).
-		wctx, stopWriters := context.WithCancel(context.Background())
-		a.stopWriters = stopWriters
-		a.writersDone = make(chan struct{})
-		go func() { defer close(a.writersDone); w.Run(wctx) }()
-		for i, srv := range a.workers {
-			if err := srv.Start(mux); err != nil {
-				a.stopTaskWake()
-				for _, started := range a.workers[:i] {
-					started.Shutdown()
-				}
-				cancel()
-				stopWriters()
-				return fmt.Errorf("start worker: %w", err)
-			}
-		}
-		a.tasks.SetUp(true)
-	}
-	if a.hub != nil {
-		a.wg.Add(3)
-		go func() { defer a.wg.Done(); _ = a.bus.Run(ctx, a.hub) }()
-		go func() { defer a.wg.Done(); a.tracker.Run(ctx, a.hub.ConnectedUsers) }()
-		// Streams whose session expired or was deleted end within this.
-		every := stream.SessionCheckInterval(streamPingEvery, a.cfg.Spec.Auth.SessionTTL.D())
-		go func() { defer a.wg.Done(); a.hub.WatchSessions(ctx, auth.NewRedisSessions(a.rdb), every, a.logger) }()
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.logger.Error("http server stopped", "err", err)
-		}
-	}()
-	a.logger.Info("messager started", "mode", string(a.opts.Mode), "addr", ln.Addr().String())
+	a.logger.Info("messager started", "mode", string(a.opts.Mode), "addr", a.listener.Addr().String())
 	if a.hub != nil {
 		// What someone who just ran `messager all` needs next.
-		a.logger.Info("open the chat in a browser", "url", ChatURL(ln.Addr()))
-		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.logger.Info("open the chat in a browser", "url", ChatURL(a.listener.Addr()))
+		actx, acancel := context.WithTimeout(context.Background(), adminLookupTimeout)
 		a.logAdmins(actx)
 		acancel()
 	}
 	return nil
 }
+
+// adminLookupTimeout bounds the start-up lookup of who the admins are.
+const adminLookupTimeout = 5 * time.Second
 
 // ChatURL is the address a browser on this machine opens to reach a
 // server listening on addr: "http://localhost:8080" for ":8080" or
@@ -337,42 +319,13 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 
 // Shutdown stops accepting, closes streams (clients reconnect elsewhere
 // with after=), drains in-flight requests, lets the worker finish or hand
-// back its tasks, and closes the stores.
+// back its tasks, and closes the stores: the units stop in the reverse of
+// their start order (see unitsInOrder), each bounded by ctx.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
-	if err := a.srv.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	if a.units != nil {
+		errs = append(errs, a.units.Stop(ctx))
 	}
-	if err := a.stopAdmin(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("metrics listener shutdown: %w", err))
-	}
-	if a.tasks != nil {
-		a.tasks.SetUp(false)
-	}
-	if a.hub != nil {
-		// Shutdown closed every stream (RegisterOnShutdown); WebSocket
-		// streams run outside the server's goroutines, so wait for them.
-		a.hub.Wait()
-	}
-	if len(a.workers) > 0 {
-		a.stopTaskWake()
-		// asynq waits up to ShutdownTimeout for running tasks and puts
-		// unfinished ones back on their queue, so none is lost.
-		var wg sync.WaitGroup
-		for _, srv := range a.workers {
-			wg.Add(1)
-			go func() { defer wg.Done(); srv.Shutdown() }()
-		}
-		wg.Wait()
-		if a.stopWriters != nil {
-			a.stopWriters()
-			<-a.writersDone
-		}
-	}
-	if a.cancel != nil {
-		a.cancel()
-	}
-	a.wg.Wait()
 	a.closeStores()
 	if a.stopTelemetry != nil {
 		if err := a.stopTelemetry(ctx); err != nil {
@@ -407,14 +360,20 @@ func (a *App) closeStores() {
 	}
 }
 
-// Run starts the app and shuts it down when ctx ends.
+// Run starts the app and shuts it down when ctx ends or a component
+// fails on its own (then Run returns that failure: the process is no
+// longer whole and should be restarted).
 func (a *App) Run(ctx context.Context) error {
 	if err := a.Start(); err != nil {
 		a.closeStores()
 		return err
 	}
-	<-ctx.Done()
-	a.logger.Info("shutting down")
+	select {
+	case <-ctx.Done():
+		a.logger.Info("shutting down")
+	case err := <-a.units.Failed():
+		a.logger.Error("a component failed; shutting down", "err", err)
+	}
 	timeout := a.cfg.Spec.HTTP.ShutdownTimeout.D() + a.cfg.Spec.Worker.ShutdownTimeout.D()
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

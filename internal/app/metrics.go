@@ -1,10 +1,6 @@
 package app
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"runtime"
@@ -72,39 +68,6 @@ func (a *App) adminRouter() http.Handler {
 	a.mountOps(r)
 	a.httpMetrics.Precreate(r)
 	return r
-}
-
-// startAdmin listens on spec.observability.metricsAddr (or the listener
-// given in Options) and serves the admin router there.
-func (a *App) startAdmin() error {
-	if !a.separateMetrics() {
-		return nil
-	}
-	ln := a.opts.MetricsListener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", a.cfg.Spec.Observability.MetricsAddr); err != nil {
-			return fmt.Errorf("listen on %s (spec.observability.metricsAddr): %w", a.cfg.Spec.Observability.MetricsAddr, err)
-		}
-	}
-	a.adminLn = ln
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.logger.Error("metrics server stopped", "err", err)
-		}
-	}()
-	a.logger.Info("metrics and profiles served on the admin listener only", "addr", ln.Addr().String())
-	return nil
-}
-
-// stopAdmin stops the admin listener; a scrape in flight finishes.
-func (a *App) stopAdmin(ctx context.Context) error {
-	if a.adminLn == nil {
-		return nil
-	}
-	return a.admin.Shutdown(ctx)
 }
 
 // MetricsAddr is the address of the admin listener, "" when metrics are

@@ -96,19 +96,6 @@ func (e notifyingEnqueuer) EnqueueGroup(ctx context.Context, ds []delivery.Deliv
 	return err
 }
 
-// startTaskWake runs the notification listener (workers on a shared
-// Redis) and publisher (API) until ctx ends.
-func (a *App) startTaskWake(ctx context.Context) {
-	if a.wake.signal != nil && a.embedded == nil {
-		a.wg.Add(1)
-		go func() { defer a.wg.Done(); taskwake.Listen(ctx, a.rdb, a.taskChannel(), a.wake.signal, a.logger) }()
-	}
-	if a.wake.notifier != nil {
-		a.wg.Add(1)
-		go func() { defer a.wg.Done(); a.wake.notifier.Run(ctx) }()
-	}
-}
-
 // stopTaskWake releases the idle dequeuers so the asynq servers can shut
 // down without waiting out idleFallback.
 func (a *App) stopTaskWake() {

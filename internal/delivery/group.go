@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -36,9 +38,15 @@ type GroupEnqueuer struct {
 	sleep    func(time.Duration)
 	tracer   trace.Tracer
 
-	mu     sync.Mutex
-	groups map[string]*group // by queue: a task travels on one queue
+	mu      sync.Mutex
+	groups  map[string]*group // by queue: a task travels on one queue
+	flushes int               // flushers running, over all groups
+	closed  bool              // Close was called: Enqueue refuses
+	idle    chan struct{}     // closed when closed and flushes is 0
 }
+
+// ErrClosed is returned by Enqueue after Close.
+var ErrClosed = errors.New("delivery: group enqueuer closed")
 
 type group struct {
 	pending   []*pendingDelivery
@@ -77,6 +85,28 @@ func NewGroupEnqueuer(sink GroupSink) *GroupEnqueuer {
 		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, sleep: time.Sleep,
 		tracer: otel.Tracer(tracerName),
 		groups: map[string]*group{},
+		idle:   make(chan struct{}),
+	}
+}
+
+// Close refuses further deliveries and waits, at most until ctx ends, for
+// the flushers still sending what was accepted: each runs in a goroutine
+// handed over by a request that has already been answered, and Close is
+// what lets the process wait for it before it closes Redis.
+func (g *GroupEnqueuer) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		if g.flushes == 0 {
+			close(g.idle)
+		}
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("group enqueuer: deliveries still being enqueued: %w", ctx.Err())
 	}
 }
 
@@ -90,6 +120,10 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 	p := &pendingDelivery{d: d, span: span, done: make(chan error, 1)}
 	q := d.Queue()
 	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return ErrClosed
+	}
 	grp := g.groups[q]
 	if grp == nil {
 		grp = &group{}
@@ -99,6 +133,7 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 	lead := grp.active < g.flushers
 	if lead {
 		grp.active++
+		g.flushes++
 	}
 	g.mu.Unlock()
 	if lead {
@@ -157,6 +192,10 @@ func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 	defer g.mu.Unlock()
 	if len(grp.pending) == 0 {
 		grp.active--
+		g.flushes--
+		if g.closed && g.flushes == 0 {
+			close(g.idle)
+		}
 		return nil
 	}
 	n, users := 0, 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -218,4 +219,72 @@ func waitPending(t *testing.T, g *GroupEnqueuer, queue string, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("fewer than %d deliveries piled up", n)
+}
+
+// Close waits for the flusher a request handed its remainder to, and
+// refuses deliveries that come after it.
+func TestGroupEnqueuer_CloseWaitsForHandedOverFlushesAndRefusesMore(t *testing.T) {
+	sink := newHeldSink()
+	g := NewGroupEnqueuer(sink)
+	g.linger = 0
+	errs := make(chan error, 2)
+	go func() { errs <- g.Enqueue(context.Background(), dm(1)) }()
+	<-sink.entered // m0001 is being enqueued alone; the sink holds it
+	go func() { errs <- g.Enqueue(context.Background(), dm(2)) }()
+	for { // until m0002 waits behind it
+		g.mu.Lock()
+		n := len(g.groups[QueueDirect].pending)
+		g.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- g.Close(context.Background()) }()
+	for { // until Close has marked the enqueuer closed
+		g.mu.Lock()
+		c := g.closed
+		g.mu.Unlock()
+		if c {
+			break
+		}
+		runtime.Gosched()
+	}
+	if err := g.Enqueue(context.Background(), dm(3)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Enqueue after Close = %v, want ErrClosed", err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v while a flush was still running", err)
+	default:
+	}
+	close(sink.hold)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	sent := len(sink.batches)
+	sink.mu.Unlock()
+	if sent != 2 {
+		t.Fatalf("Close returned after %d of 2 enqueues", sent)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestGroupEnqueuer_CloseGivesUpWhenItsContextEnds(t *testing.T) {
+	sink := newHeldSink()
+	defer close(sink.hold)
+	g := NewGroupEnqueuer(sink)
+	go func() { _ = g.Enqueue(context.Background(), dm(1)) }()
+	<-sink.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close = %v, want the context's error", err)
+	}
 }

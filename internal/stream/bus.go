@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,6 +134,9 @@ func endAll(spans []trace.Span, err *error) {
 	}
 }
 
+// busPingEvery is how often Run pings its subscription's connection.
+const busPingEvery = 15 * time.Second
+
 // Run subscribes and delivers every event to hub until ctx ends. When the
 // subscription is re-established after a Redis failure, events may have
 // been missed in between, so every local stream is closed to make its
@@ -142,8 +146,11 @@ func (b *Bus) Run(ctx context.Context, hub *Hub) error {
 	// Receive does not return when ctx ends; closing the subscription
 	// does. A ping now and then finds a connection that died silently, so
 	// the subscription is re-established rather than waiting forever.
-	go func() {
-		t := time.NewTicker(15 * time.Second)
+	// Run returns only once the pinger has stopped.
+	var pinger sync.WaitGroup
+	defer pinger.Wait()
+	pinger.Go(func() {
+		t := time.NewTicker(busPingEvery)
 		defer t.Stop()
 		for {
 			select {
@@ -154,7 +161,7 @@ func (b *Bus) Run(ctx context.Context, hub *Hub) error {
 				_ = sub.Ping(ctx)
 			}
 		}
-	}()
+	})
 	subscribed := 0
 	for {
 		// Receive subscription confirmations too: each one after the first
