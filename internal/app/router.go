@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/internal/auth"
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/httpapi"
 	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/presence"
@@ -132,7 +133,7 @@ func (a *App) apiRouter() http.Handler {
 	presenceSvc = presence.NewLoggingService(a.logger, presenceSvc)
 	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
 
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, a.groupEnqueuer(), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, delivery.NewGroupEnqueuer(a.wakingEnqueuer()), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
 		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
@@ -142,7 +143,7 @@ func (a *App) apiRouter() http.Handler {
 	authSvc = stream.EndStreamsOnLogout(authSvc, a.hub, a.bus, a.logger)
 	authSvc = presence.EndOnLogout(authSvc, a.tracker, a.logger)
 	// A user whose last stream closed goes offline after a short grace.
-	streams := stream.NewHandler(a.hub, messages, a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry), stream.WithOnLastClose(a.tracker.StreamClosed))
+	streams := stream.NewHandler(a.hub, messaging.NewMailbox(messages), a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry), stream.WithOnLastClose(a.tracker.StreamClosed))
 
 	r := a.baseRouter()
 	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))

@@ -65,8 +65,8 @@ type Audience interface {
 
 // Store reads history and read state.
 type Store interface {
-	History(ctx context.Context, userID int, before string, limit int) ([]events.Message, error)
-	After(ctx context.Context, userID int, after string, limit int) ([]events.Message, error)
+	History(ctx context.Context, userID int, before string, limit int) ([]storage.StoredMessage, error)
+	After(ctx context.Context, userID int, after string, limit int) ([]storage.StoredMessage, error)
 	MarkRead(ctx context.Context, messageID string, userID int, at time.Time) (senderID int, found, changed bool, err error)
 	Unread(ctx context.Context, userID int) (int, error)
 }
@@ -217,10 +217,11 @@ func (s *service) History(ctx context.Context, caller auth.Principal, before str
 	if err := errs.Err(); err != nil {
 		return nil, "", err
 	}
-	msgs, err := s.store.History(ctx, caller.UserID, before, limit)
+	stored, err := s.store.History(ctx, caller.UserID, before, limit)
 	if err != nil {
 		return nil, "", err
 	}
+	msgs := eventsOf(stored)
 	next := ""
 	if len(msgs) == limit {
 		next = msgs[len(msgs)-1].ID
@@ -237,7 +238,11 @@ func (s *service) After(ctx context.Context, caller auth.Principal, after string
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return s.store.After(ctx, caller.UserID, after, limit)
+	stored, err := s.store.After(ctx, caller.UserID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return eventsOf(stored), nil
 }
 
 func (s *service) MarkRead(ctx context.Context, caller auth.Principal, id string) error {

@@ -11,7 +11,6 @@ import (
 	"github.com/messager/messager/ent/message"
 	"github.com/messager/messager/ent/messagerecipient"
 	"github.com/messager/messager/ent/user"
-	"github.com/messager/messager/internal/events"
 )
 
 // Head returns the newest position taken in userID's mailbox (0 for none).
@@ -80,7 +79,7 @@ func (s *Messages) Resume(ctx context.Context, userID int, afterID string) (int6
 // Since returns up to limit of userID's messages, sent or received, at
 // positions after `after` and, when upto > 0, before upto, in position
 // order: what a stream missed.
-func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, limit int) ([]events.Positioned, error) {
+func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, limit int) ([]MailboxEntry, error) {
 	recvQ := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID), messagerecipient.SeqGT(after))
 	sentQ := s.db.Ent.Message.Query().Where(message.SenderID(userID), message.SenderSeqGT(after))
 	if upto > 0 {
@@ -112,7 +111,7 @@ func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, lim
 	slices.SortFunc(places, func(a, b place) int { return cmp.Compare(a.seq, b.seq) })
 	places = places[:min(limit, len(places))]
 	if len(places) == 0 {
-		return []events.Positioned{}, nil
+		return []MailboxEntry{}, nil
 	}
 	ids := make([]string, len(places))
 	for i, p := range places {
@@ -126,19 +125,19 @@ func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, lim
 	for _, r := range rows {
 		byID[r.ID] = r
 	}
-	out := make([]events.Positioned, 0, len(places))
+	out := make([]MailboxEntry, 0, len(places))
 	for _, p := range places {
 		r, ok := byID[p.id]
 		if !ok {
 			return nil, errors.New("mailbox: message row missing for position")
 		}
-		m := toEvent(r)
+		m := toStored(r)
 		m.Received = p.received
 		if p.readAt != nil {
 			t := p.readAt.UTC()
 			m.ReadAt = &t
 		}
-		out = append(out, events.Positioned{Seq: p.seq, Message: m})
+		out = append(out, MailboxEntry{Seq: p.seq, Message: m})
 	}
 	return out, nil
 }

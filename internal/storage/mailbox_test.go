@@ -7,12 +7,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/messager/messager/internal/events"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/testenv"
 )
 
-func seqIDs(ps []events.Positioned) (ids []string, seqs []int64) {
+func seqIDs(ps []storage.MailboxEntry) (ids []string, seqs []int64) {
 	for _, p := range ps {
 		ids, seqs = append(ids, p.Message.ID), append(seqs, p.Seq)
 	}

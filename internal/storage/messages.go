@@ -11,7 +11,6 @@ import (
 	"github.com/messager/messager/ent"
 	"github.com/messager/messager/ent/message"
 	"github.com/messager/messager/ent/messagerecipient"
-	"github.com/messager/messager/internal/events"
 )
 
 // Messages stores messages and their recipients.
@@ -30,6 +29,31 @@ type NewMessage struct {
 	ClientID   string
 	CreatedAt  time.Time
 	Recipients []int
+}
+
+// StoredMessage is a message as stored, read back for one reader (the
+// user whose history or mailbox is read). It is storage's record, not
+// what clients see: the services turn it into the JSON they send.
+type StoredMessage struct {
+	ID             string
+	SenderUsercode string
+	SenderUsername string
+	// ToUsercode is the recipient of a direct message, empty for a broadcast.
+	ToUsercode string
+	Body       string
+	Broadcast  bool
+	CreatedAt  time.Time
+	// Received is true when the reader is a recipient (not the sender);
+	// ReadAt is when the reader read it, nil while unread.
+	Received bool
+	ReadAt   *time.Time
+}
+
+// MailboxEntry is a message at its position in one reader's mailbox (see
+// Position).
+type MailboxEntry struct {
+	Seq     int64
+	Message StoredMessage
 }
 
 // uniqueRecipients returns ids without repeats, in their first order; ids
@@ -79,7 +103,7 @@ func collectIDs(ctx context.Context, db querier, q string, args []any, into map[
 
 // History returns up to limit of userID's messages, sent or received, with
 // an id before `before` (all when empty), newest first.
-func (s *Messages) History(ctx context.Context, userID int, before string, limit int) ([]events.Message, error) {
+func (s *Messages) History(ctx context.Context, userID int, before string, limit int) ([]StoredMessage, error) {
 	return s.page(ctx, userID, before, limit)
 }
 
@@ -87,7 +111,7 @@ func (s *Messages) History(ctx context.Context, userID int, before string, limit
 // message with id `after`, in the order they became visible to the user
 // (mailbox positions, see Resume and Since), not in id order: a message
 // saved late, after newer ones, is still returned.
-func (s *Messages) After(ctx context.Context, userID int, after string, limit int) ([]events.Message, error) {
+func (s *Messages) After(ctx context.Context, userID int, after string, limit int) ([]StoredMessage, error) {
 	pos, err := s.Resume(ctx, userID, after)
 	if err != nil {
 		return nil, err
@@ -96,7 +120,7 @@ func (s *Messages) After(ctx context.Context, userID int, after string, limit in
 	if err != nil {
 		return nil, err
 	}
-	out := make([]events.Message, len(ps))
+	out := make([]StoredMessage, len(ps))
 	for i, p := range ps {
 		out[i] = p.Message
 	}
@@ -106,7 +130,7 @@ func (s *Messages) After(ctx context.Context, userID int, after string, limit in
 // page reads the ids of sent and received messages before `before` on
 // their own indexes (two index range scans), merges them, then loads that
 // one page, newest first.
-func (s *Messages) page(ctx context.Context, userID int, before string, limit int) ([]events.Message, error) {
+func (s *Messages) page(ctx context.Context, userID int, before string, limit int) ([]StoredMessage, error) {
 	sentQ := s.db.Ent.Message.Query().Where(message.SenderID(userID))
 	recvQ := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
 	if before != "" {
@@ -136,15 +160,15 @@ func (s *Messages) page(ctx context.Context, userID int, before string, limit in
 	ids = dedupeSorted(ids)
 	ids = ids[max(0, len(ids)-limit):]
 	if len(ids) == 0 {
-		return []events.Message{}, nil
+		return []StoredMessage{}, nil
 	}
 	rows, err := s.db.Ent.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
 	if err != nil {
 		return nil, classify(err)
 	}
-	out := make([]events.Message, 0, len(rows))
+	out := make([]StoredMessage, 0, len(rows))
 	for _, r := range rows {
-		m := toEvent(r)
+		m := toStored(r)
 		_, m.Received = readAt[r.ID]
 		if ra, ok := readAt[r.ID]; ok && ra != nil {
 			t := ra.UTC()
@@ -166,20 +190,20 @@ func dedupeSorted(ids []string) []string {
 	return out
 }
 
-func toEvent(r *ent.Message) events.Message {
-	m := events.Message{
+// toStored reads r, loaded with its sender and recipient (WithSender,
+// WithTo), as sent; the reader's receipt is the caller's to add.
+func toStored(r *ent.Message) StoredMessage {
+	m := StoredMessage{
 		ID:        r.ID,
 		Body:      r.Body,
 		Broadcast: r.Broadcast,
 		CreatedAt: r.CreatedAt.UTC(),
-		Status:    events.StatusDelivered,
 	}
 	if s := r.Edges.Sender; s != nil {
-		m.Sender = events.UserRef{Usercode: s.Usercode, Username: s.Username}
+		m.SenderUsercode, m.SenderUsername = s.Usercode, s.Username
 	}
 	if t := r.Edges.To; t != nil {
-		code := t.Usercode
-		m.To = &code
+		m.ToUsercode = t.Usercode
 	}
 	return m
 }

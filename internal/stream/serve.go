@@ -15,7 +15,7 @@ import (
 )
 
 // Replayer reads a user's mailbox: where a stream starts and what it
-// missed, by mailbox position (events.Positioned); *storage.Messages.
+// missed, by mailbox position (events.Positioned); *messaging.Mailbox.
 type Replayer interface {
 	// Head returns the newest position of userID's mailbox.
 	Head(ctx context.Context, userID int) (int64, error)
