@@ -21,11 +21,7 @@ type sendResponse struct {
 }
 
 func makeSendEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		req := request.(sendRequest)
 		in := SendInput{Body: req.Body, ClientID: req.ClientID}
 		if req.To != nil {
@@ -36,7 +32,7 @@ func makeSendEndpoint(s Service) endpoint.Endpoint {
 			return nil, err
 		}
 		return sendResponse{Message: m, created: created}, nil
-	}
+	})
 }
 
 type listRequest struct {
@@ -55,11 +51,7 @@ type afterResponse struct {
 }
 
 func makeListEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		req := request.(listRequest)
 		if req.After != "" {
 			msgs, err := s.After(ctx, p, req.After, req.Limit)
@@ -77,19 +69,15 @@ func makeListEndpoint(s Service) endpoint.Endpoint {
 			res.NextBefore = &next
 		}
 		return res, nil
-	}
+	})
 }
 
 type readRequest struct{ ID string }
 
 func makeReadEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		return nil, s.MarkRead(ctx, p, request.(readRequest).ID)
-	}
+	})
 }
 
 type unreadResponse struct {
@@ -97,15 +85,11 @@ type unreadResponse struct {
 }
 
 func makeUnreadEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, _ any) (any, error) {
 		n, err := s.Unread(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		return unreadResponse{Unread: n}, nil
-	}
+	})
 }

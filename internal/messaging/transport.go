@@ -2,7 +2,6 @@ package messaging
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -15,9 +14,10 @@ import (
 )
 
 // MakeHandler returns the routes under /api/v1/messages; every route needs
-// an authenticated caller.
+// an authenticated caller. errs answers every error and must have
+// messaging's and auth's errors registered (RegisterErrors).
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := httpapi.KitOptions(func(err error) *httpapi.Problem { return problemFor(err, errs) })
+	opts := httpapi.KitOptions(errs.Problem)
 	send := kithttp.NewServer(makeSendEndpoint(s), decodeSend, encodeSend, opts...)
 	list := kithttp.NewServer(makeListEndpoint(s), decodeList, encodeOK, opts...)
 	unread := kithttp.NewServer(makeUnreadEndpoint(s), kithttp.NopRequestDecoder, encodeOK, opts...)
@@ -83,20 +83,14 @@ func encodeNoContent(_ context.Context, w http.ResponseWriter, _ any) error {
 	return nil
 }
 
-// problemFor is the one place messaging's domain errors become statuses.
-func problemFor(err error, errs *httpapi.Classifier) *httpapi.Problem {
-	var rl *RateLimitedError
-	switch {
-	case errors.As(err, &rl):
+// RegisterErrors registers with c the statuses messaging's domain errors
+// are answered with. The process calls it once, at assembly.
+func RegisterErrors(c *httpapi.Classifier) {
+	c.Match(httpapi.As(func(rl *RateLimitedError) *httpapi.Problem {
 		p := httpapi.NewProblem(http.StatusTooManyRequests, "you are sending too fast; wait a moment and send again")
 		p.RetryAfter = rl.RetryAfter
 		return p
-	case errors.Is(err, ErrUnknownRecipient):
-		return httpapi.NewProblem(http.StatusNotFound, "no user has that usercode")
-	case errors.Is(err, ErrMessageNotFound):
-		return httpapi.NewProblem(http.StatusNotFound, "no such message among the ones you received")
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return httpapi.NewProblem(http.StatusUnauthorized, "sign in first")
-	}
-	return errs.Problem(err)
+	}))
+	c.Is(ErrUnknownRecipient, http.StatusNotFound, "no user has that usercode")
+	c.Is(ErrMessageNotFound, http.StatusNotFound, "no such message among the ones you received")
 }
