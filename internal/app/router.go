@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/internal/auth"
-	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/httpapi"
 	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/presence"
@@ -133,7 +132,7 @@ func (a *App) apiRouter() http.Handler {
 	presenceSvc = presence.NewLoggingService(a.logger, presenceSvc)
 	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
 
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, delivery.NewGroupEnqueuer(a.wakingEnqueuer()), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, a.groupEnqueuer(), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
 		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
