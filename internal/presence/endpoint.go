@@ -13,25 +13,17 @@ type onlineResponse struct {
 }
 
 func makeOnlineEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, _ any) (any, error) {
 		users, err := s.Online(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		return onlineResponse{Online: users}, nil
-	}
+	})
 }
 
 func makeHeartbeatEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, _ any) (any, error) {
 		return nil, s.Heartbeat(ctx, p)
-	}
+	})
 }

@@ -12,10 +12,9 @@ import (
 )
 
 // MakeHandler returns the routes under /api/v1/presence; every route needs
-// an authenticated caller.
+// an authenticated caller. Presence has no domain errors of its own: errs
+// answers a dependency's, or auth's (registered by auth.RegisterErrors).
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	// Presence has no domain errors of its own: every error is a
-	// dependency's or the caller's authentication.
 	opts := httpapi.KitOptions(errs.Problem)
 	online := kithttp.NewServer(makeOnlineEndpoint(s), kithttp.NopRequestDecoder, func(_ context.Context, w http.ResponseWriter, res any) error {
 		return httpapi.WriteJSON(w, http.StatusOK, res)
