@@ -182,6 +182,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.srv.Handler = a.opsRouter()
 	}
 	if o.Mode != ModeAPI {
+		if cfg.Spec.Worker.Queues.Maintenance != 0 {
+			a.logger.Warn("spec.worker.queues.maintenance is deprecated and ignored: no task uses the maintenance queue; remove it from the config")
+		}
 		a.tasks = delivery.NewTaskMetrics(a.registry)
 		a.workers = a.newWorkers()
 		a.worker, a.mux = a.newTaskHandler()
@@ -228,9 +231,8 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 	srv := asynq.NewServerFromRedisClient(a.dequeueClient(), asynq.Config{
 		Concurrency: concurrency,
 		Queues: map[string]int{
-			delivery.QueueDirect:      w.Queues.Direct,
-			delivery.QueueBroadcast:   w.Queues.Broadcast,
-			delivery.QueueMaintenance: w.Queues.Maintenance,
+			delivery.QueueDirect:    w.Queues.Direct,
+			delivery.QueueBroadcast: w.Queues.Broadcast,
 		},
 		RetryDelayFunc: delivery.RetryDelay,
 		// asynq polls its queues; when they are empty it sleeps this long

@@ -47,7 +47,7 @@ func (a *App) wakeSignal() *taskwake.Signal {
 // dequeueClient is the Redis client one asynq server dequeues through:
 // a's shared client, except that the server's dequeues wait while idle.
 func (a *App) dequeueClient() redis.UniversalClient {
-	queues := []string{delivery.QueueDirect, delivery.QueueBroadcast, delivery.QueueMaintenance}
+	queues := []string{delivery.QueueDirect, delivery.QueueBroadcast}
 	fallback := idleFallback
 	if a.embedded != nil {
 		fallback = embeddedIdleFallback

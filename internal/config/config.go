@@ -174,9 +174,13 @@ type Worker struct {
 
 // Queues are the asynq queue priorities (weights).
 type Queues struct {
-	Direct      int `yaml:"direct" json:"direct"`
-	Broadcast   int `yaml:"broadcast" json:"broadcast"`
-	Maintenance int `yaml:"maintenance" json:"maintenance"`
+	Direct    int `yaml:"direct" json:"direct"`
+	Broadcast int `yaml:"broadcast" json:"broadcast"`
+	// Maintenance is deprecated and ignored: no task ever used the
+	// maintenance queue, so workers no longer poll it. It is still
+	// accepted so configs written for earlier versions load; the process
+	// warns when it is set.
+	Maintenance int `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
 }
 
 // Observability configures metrics, tracing and the task monitor.
@@ -265,7 +269,7 @@ func Default() *Config {
 			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{
 				Concurrency:        20,
-				Queues:             Queues{Direct: 6, Broadcast: 3, Maintenance: 1},
+				Queues:             Queues{Direct: 6, Broadcast: 3},
 				ShutdownTimeout:    Duration(25 * time.Second),
 				CompletedRetention: Duration(time.Hour),
 			},

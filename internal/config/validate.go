@@ -127,7 +127,9 @@ func (c *Config) Validate() error {
 	v.between("spec.worker.concurrency", s.Worker.Concurrency, 1, maxWorkerConcurrency)
 	v.between("spec.worker.queues.direct", s.Worker.Queues.Direct, 1, 100)
 	v.between("spec.worker.queues.broadcast", s.Worker.Queues.Broadcast, 1, 100)
-	v.between("spec.worker.queues.maintenance", s.Worker.Queues.Maintenance, 1, 100)
+	if s.Worker.Queues.Maintenance != 0 {
+		v.between("spec.worker.queues.maintenance", s.Worker.Queues.Maintenance, 1, 100)
+	}
 	v.positive("spec.worker.shutdownTimeout", s.Worker.ShutdownTimeout)
 	if s.Worker.CompletedRetention < 0 {
 		v.add("spec.worker.completedRetention", "must not be negative (0 keeps no completed tasks)")

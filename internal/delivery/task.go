@@ -30,9 +30,8 @@ const (
 
 // Queue names; their priorities come from spec.worker.queues.
 const (
-	QueueDirect      = "direct"
-	QueueBroadcast   = "broadcast"
-	QueueMaintenance = "maintenance"
+	QueueDirect    = "direct"
+	QueueBroadcast = "broadcast"
 )
 
 // MaxRetry is how often a failed delivery is retried before asynq archives
