@@ -10,7 +10,6 @@ import (
 	"github.com/hibiken/asynq/x/metrics"
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/messager/messager/internal/delivery"
@@ -28,7 +27,7 @@ func (a *App) registerProcessMetrics() {
 	})
 	build.Set(1)
 	a.registry.MustRegister(build,
-		collectors.NewDBStatsCollector(a.db.SQL, "messager"),
+		a.db.StatsCollector(),
 		storage.NewRedisPoolCollector(a.rdb))
 }
 
