@@ -18,9 +18,11 @@ const (
 	EventLogout         = "logout"          // a session was ended
 )
 
+// instrumentingService counts auth events; the methods it does not
+// declare (Authenticate, Me) pass through to the embedded Service.
 type instrumentingService struct {
 	events map[string]prometheus.Counter
-	next   Service
+	Service
 }
 
 // NewInstrumentingService counts registrations, logins by result and
@@ -36,11 +38,11 @@ func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
 	for _, e := range []string{EventRegister, EventLoginSucceeded, EventLoginFailed, EventLoginLimited, EventLogout} {
 		events[e] = vec.WithLabelValues(e)
 	}
-	return &instrumentingService{events: events, next: s}
+	return &instrumentingService{events: events, Service: s}
 }
 
 func (s *instrumentingService) Register(ctx context.Context, username, email, password, clientIP string) (User, error) {
-	u, err := s.next.Register(ctx, username, email, password, clientIP)
+	u, err := s.Service.Register(ctx, username, email, password, clientIP)
 	if err == nil {
 		s.events[EventRegister].Inc()
 	}
@@ -48,7 +50,7 @@ func (s *instrumentingService) Register(ctx context.Context, username, email, pa
 }
 
 func (s *instrumentingService) Login(ctx context.Context, username, password, clientIP string) (Session, error) {
-	sess, err := s.next.Login(ctx, username, password, clientIP)
+	sess, err := s.Service.Login(ctx, username, password, clientIP)
 	var rl *RateLimitedError
 	switch {
 	case err == nil:
@@ -62,17 +64,9 @@ func (s *instrumentingService) Login(ctx context.Context, username, password, cl
 }
 
 func (s *instrumentingService) Logout(ctx context.Context, token string) error {
-	err := s.next.Logout(ctx, token)
+	err := s.Service.Logout(ctx, token)
 	if err == nil {
 		s.events[EventLogout].Inc()
 	}
 	return err
-}
-
-func (s *instrumentingService) Authenticate(ctx context.Context, token string) (Principal, error) {
-	return s.next.Authenticate(ctx, token)
-}
-
-func (s *instrumentingService) Me(ctx context.Context, p Principal) (User, error) {
-	return s.next.Me(ctx, p)
 }

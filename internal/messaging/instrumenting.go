@@ -13,10 +13,12 @@ import (
 	"github.com/messager/messager/internal/telemetry"
 )
 
+// instrumentingService counts and traces sends; every other method passes
+// through to the embedded Service.
 type instrumentingService struct {
 	accepted *prometheus.CounterVec
 	tracer   trace.Tracer
-	next     Service
+	Service
 }
 
 // NewInstrumentingService counts accepted messages by kind and opens the
@@ -26,14 +28,14 @@ func NewInstrumentingService(reg prometheus.Registerer, s Service) Service {
 		Name: "messager_messages_accepted_total", Help: "Messages accepted (202) by the API, by kind.",
 	}, []string{"kind"})
 	reg.MustRegister(c)
-	return &instrumentingService{accepted: c, tracer: otel.Tracer("github.com/messager/messager/internal/messaging"), next: s}
+	return &instrumentingService{accepted: c, tracer: otel.Tracer("github.com/messager/messager/internal/messaging"), Service: s}
 }
 
 func (s *instrumentingService) Send(ctx context.Context, sender auth.Principal, in SendInput) (events.Message, bool, error) {
 	// Internal: the producer span is the message's message.enqueue.
 	ctx, span := s.tracer.Start(ctx, "message.send", trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
-	m, created, err := s.next.Send(ctx, sender, in)
+	m, created, err := s.Service.Send(ctx, sender, in)
 	if err != nil {
 		telemetry.Fail(span, err)
 		return m, created, err
@@ -47,20 +49,4 @@ func (s *instrumentingService) Send(ctx context.Context, sender auth.Principal, 
 		s.accepted.WithLabelValues(kind).Inc()
 	}
 	return m, created, err
-}
-
-func (s *instrumentingService) History(ctx context.Context, caller auth.Principal, before string, limit int) ([]events.Message, string, error) {
-	return s.next.History(ctx, caller, before, limit)
-}
-
-func (s *instrumentingService) After(ctx context.Context, caller auth.Principal, after string, limit int) ([]events.Message, error) {
-	return s.next.After(ctx, caller, after, limit)
-}
-
-func (s *instrumentingService) MarkRead(ctx context.Context, caller auth.Principal, id string) error {
-	return s.next.MarkRead(ctx, caller, id)
-}
-
-func (s *instrumentingService) Unread(ctx context.Context, caller auth.Principal) (int, error) {
-	return s.next.Unread(ctx, caller)
 }

@@ -9,14 +9,16 @@ import (
 	"github.com/messager/messager/internal/events"
 )
 
+// loggingService logs sends and failures; the methods it does not declare
+// (Unread) pass through to the embedded Service.
 type loggingService struct {
 	logger *slog.Logger
-	next   Service
+	Service
 }
 
 // NewLoggingService logs sends (never bodies) and failures.
 func NewLoggingService(logger *slog.Logger, s Service) Service {
-	return &loggingService{logger: logger.With("service", "messaging"), next: s}
+	return &loggingService{logger: logger.With("service", "messaging"), Service: s}
 }
 
 func (s *loggingService) Send(ctx context.Context, sender auth.Principal, in SendInput) (m events.Message, created bool, err error) {
@@ -27,11 +29,11 @@ func (s *loggingService) Send(ctx context.Context, sender auth.Principal, in Sen
 		}
 		s.logger.Log(ctx, level, "send", "sender_id", sender.UserID, "message_id", m.ID, "broadcast", m.Broadcast, "created", created, "took", time.Since(begin), "err", err)
 	}(time.Now())
-	return s.next.Send(ctx, sender, in)
+	return s.Service.Send(ctx, sender, in)
 }
 
 func (s *loggingService) History(ctx context.Context, caller auth.Principal, before string, limit int) ([]events.Message, string, error) {
-	msgs, next, err := s.next.History(ctx, caller, before, limit)
+	msgs, next, err := s.Service.History(ctx, caller, before, limit)
 	if err != nil {
 		s.logger.InfoContext(ctx, "history", "user_id", caller.UserID, "err", err)
 	}
@@ -39,7 +41,7 @@ func (s *loggingService) History(ctx context.Context, caller auth.Principal, bef
 }
 
 func (s *loggingService) After(ctx context.Context, caller auth.Principal, after string, limit int) ([]events.Message, error) {
-	msgs, err := s.next.After(ctx, caller, after, limit)
+	msgs, err := s.Service.After(ctx, caller, after, limit)
 	if err != nil {
 		s.logger.InfoContext(ctx, "after", "user_id", caller.UserID, "err", err)
 	}
@@ -47,13 +49,9 @@ func (s *loggingService) After(ctx context.Context, caller auth.Principal, after
 }
 
 func (s *loggingService) MarkRead(ctx context.Context, caller auth.Principal, id string) error {
-	err := s.next.MarkRead(ctx, caller, id)
+	err := s.Service.MarkRead(ctx, caller, id)
 	if err != nil {
 		s.logger.InfoContext(ctx, "mark read", "user_id", caller.UserID, "message_id", id, "err", err)
 	}
 	return err
-}
-
-func (s *loggingService) Unread(ctx context.Context, caller auth.Principal) (int, error) {
-	return s.next.Unread(ctx, caller)
 }
