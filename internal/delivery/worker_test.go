@@ -15,8 +15,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/messager/messager/ent/message"
-	"github.com/messager/messager/ent/messagerecipient"
 	"github.com/messager/messager/internal/events"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/testenv"
@@ -124,11 +122,13 @@ func TestWorker_CrashBetweenPersistAndPublishIsRetriedWithoutDuplicates(t *testi
 	}
 	ctx := context.Background()
 	for _, d := range []Delivery{dm, bc} {
-		if n := db.Ent.Message.Query().Where(message.ID(d.Message.ID)).CountX(ctx); n != 1 {
-			t.Fatalf("message %s stored %d times", d.Message.ID, n)
+		// Stored once (the id is the key), with one row per recipient.
+		got, err := db.Messages().Recipients(ctx, d.Message.ID)
+		if err != nil {
+			t.Fatalf("message %s: %v", d.Message.ID, err)
 		}
 		for _, rid := range d.Recipients {
-			if n := db.Ent.MessageRecipient.Query().Where(messagerecipient.MessageID(d.Message.ID), messagerecipient.RecipientID(rid)).CountX(ctx); n != 1 {
+			if n := countOf(got, rid); n != 1 {
 				t.Fatalf("recipient %d has message %s %d times", rid, d.Message.ID, n)
 			}
 		}
@@ -152,7 +152,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 	if n := pub.count("01a21a36-0000-7000-8000-000000000009"); n != 2 {
 		t.Fatalf("published %d times, want 2 (the same id each time)", n)
 	}
-	if n := db.Ent.MessageRecipient.Query().CountX(context.Background()); n != 1 {
+	if n := countRecipients(t, db); n != 1 {
 		t.Fatalf("%d recipient rows, want 1", n)
 	}
 	// Another message with the same client_id is a duplicate send: dropped.
@@ -161,7 +161,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 	if err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, dup)); err != nil {
 		t.Fatal(err)
 	}
-	if n := db.Ent.Message.Query().CountX(context.Background()); n != 1 {
+	if n := countMessages(t, db); n != 1 {
 		t.Fatalf("%d messages stored, want 1: the duplicate client_id was stored", n)
 	}
 }
@@ -209,11 +209,10 @@ func TestWorker_HandleDeliverBatch(t *testing.T) {
 	if n1, n3 := pub.count(id(1)), pub.count(id(3)); (n1 == 0) == (n3 == 0) {
 		t.Errorf("messages 1 and 3 (same client_id) published %d and %d times: want exactly one of them", n1, n3)
 	}
-	ctx := context.Background()
-	if n := db.Ent.Message.Query().CountX(ctx); n != 3 {
+	if n := countMessages(t, db); n != 3 {
 		t.Errorf("%d messages stored, want 3 (the duplicate client_id dropped)", n)
 	}
-	if n := db.Ent.MessageRecipient.Query().CountX(ctx); n != 4 {
+	if n := countRecipients(t, db); n != 4 {
 		t.Errorf("%d recipient rows, want 4 (two DMs, a broadcast to two)", n)
 	}
 	// Both runs are in the messages-per-task histogram, on the first
@@ -333,7 +332,7 @@ func TestWorker_RefusedMessageDoesNotPoisonItsBatch(t *testing.T) {
 			t.Errorf("message %d published %d times, want %d", i, n, want)
 		}
 	}
-	if n := db.Ent.Message.Query().CountX(context.Background()); n != 5 {
+	if n := countMessages(t, db); n != 5 {
 		t.Errorf("%d messages stored, want 5", n)
 	}
 	if len(requeue.ids) != 1 || requeue.ids[0] != id(3) {
@@ -345,4 +344,31 @@ func TestWorker_RefusedMessageDoesNotPoisonItsBatch(t *testing.T) {
 	if !errors.Is(err, asynq.SkipRetry) || !errors.Is(err, storage.ErrRejected) {
 		t.Fatalf("the refused message's own task: %v, want ErrRejected and SkipRetry", err)
 	}
+}
+
+func countOf(ids []int, id int) (n int) {
+	for _, x := range ids {
+		if x == id {
+			n++
+		}
+	}
+	return n
+}
+
+func countMessages(t *testing.T, db *storage.DB) int {
+	t.Helper()
+	n, err := db.Messages().Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func countRecipients(t *testing.T, db *storage.DB) int {
+	t.Helper()
+	n, err := db.Messages().CountRecipients(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

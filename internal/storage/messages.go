@@ -245,7 +245,37 @@ func (s *Messages) Unread(ctx context.Context, userID int) (int, error) {
 	return n, nil
 }
 
-// Count returns how many messages are stored (for tests and the load tool's checks).
+// Recipients returns the ids of the users who have a recipient row for
+// message id, ascending: whom SaveBatch delivered it to. An id that is
+// not stored is ErrNotFound. For checks of what a delivery wrote (tests,
+// the worker's own tests), not for serving requests.
+func (s *Messages) Recipients(ctx context.Context, id string) ([]int, error) {
+	stored, err := s.db.Ent.Message.Query().Where(message.ID(id)).Exist(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if !stored {
+		return nil, fmt.Errorf("message %s: %w", id, ErrNotFound)
+	}
+	ids, err := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.MessageID(id)).
+		Order(ent.Asc(messagerecipient.FieldRecipientID)).Select(messagerecipient.FieldRecipientID).Ints(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return ids, nil
+}
+
+// CountRecipients returns how many recipient rows are stored, over all
+// messages (for tests' checks, as Count).
+func (s *Messages) CountRecipients(ctx context.Context) (int, error) {
+	n, err := s.db.Ent.MessageRecipient.Query().Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count recipient rows: %w", classify(err))
+	}
+	return n, nil
+}
+
+// Count returns how many messages are stored (for tests' checks).
 func (s *Messages) Count(ctx context.Context) (int, error) {
 	n, err := s.db.Ent.Message.Query().Count(ctx)
 	if err != nil {

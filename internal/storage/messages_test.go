@@ -79,10 +79,31 @@ func countRows(t *testing.T, db *storage.DB, messageID string) (messages, recipi
 	if messages, err = db.Messages().Count(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if recipients, err = db.Ent.MessageRecipient.Query().Where(messagerecipient.MessageID(messageID)).Count(ctx); err != nil {
+	ids, err := db.Messages().Recipients(ctx, messageID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		t.Fatal(err)
 	}
-	return messages, recipients
+	return messages, len(ids)
+}
+
+// Recipients and CountRecipients say what deliveries wrote, for checks
+// outside storage (the worker's tests) that have no SQL of their own.
+func TestRecipients_SayWhomAMessageWasStoredFor(t *testing.T) {
+	db := testenv.DB(t)
+	u := makeUsers(t, db, 4)
+	ctx := context.Background()
+	mustSave(t, db.Messages(), broadcast(1, u[0], u[3], u[1], u[2]))
+	mustSave(t, db.Messages(), dm(2, u[1], u[0]))
+	got, err := db.Messages().Recipients(ctx, msgID(1))
+	if want := []int{u[1].ID, u[2].ID, u[3].ID}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Recipients(broadcast) = %v, %v; want %v, ascending, without the sender", got, err, want)
+	}
+	if _, err := db.Messages().Recipients(ctx, msgID(3)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Recipients(not stored) = %v; want ErrNotFound", err)
+	}
+	if n, err := db.Messages().CountRecipients(ctx); err != nil || n != 4 {
+		t.Fatalf("CountRecipients = %d, %v; want 4", n, err)
+	}
 }
 
 func TestSave_IsIdempotent(t *testing.T) {
