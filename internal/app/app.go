@@ -165,19 +165,14 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	a.httpMetrics = httpapi.NewMetrics(a.registry)
 	a.bus = stream.NewBus(a.rdb, a.logger, stream.WithBusMetrics(a.registry))
 	a.tracker = presence.NewTracker(a.rdb, cfg.Spec.Presence.TTL.D(), a.bus, a.logger, presence.WithLastSeen(a.db.Users()))
-	a.srv = &http.Server{
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
-	}
+	a.srv = a.newHTTPServer()
 	if o.Mode != ModeWorker {
 		if cfg.Spec.HTTP.TrustForwardedFor {
 			a.logger.Warn("spec.http.trustForwardedFor is deprecated: set spec.http.trustedProxies to the number of proxies in front of messager", "trustedProxies", cfg.Spec.HTTP.ProxyHops())
 		}
-		a.hub = stream.NewHub(a.registry, 1024)
+		a.hub = stream.NewHub(a.registry, hubBuffer)
 		a.srv.RegisterOnShutdown(a.hub.CloseAll)
-		a.srv.Handler = a.apiRouter()
+		a.srv.Handler = a.apiRouter(a.buildAPI())
 	} else {
 		a.srv.Handler = a.opsRouter()
 	}
@@ -190,15 +185,31 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.worker, a.mux = a.newTaskHandler()
 	}
 	if a.separateMetrics() {
-		a.admin = &http.Server{
-			Handler:           a.adminRouter(),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
-		}
+		a.admin = a.newHTTPServer()
+		a.admin.Handler = a.adminRouter()
 	}
 	return a, nil
+}
+
+// Limits of every HTTP server the process runs: a client gets this long
+// to send its request headers, an idle keep-alive connection is closed
+// after idleTimeout, and headers are at most maxHeaderBytes (cookies and
+// a bearer token fit many times over).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// newHTTPServer returns a server with those limits, logging its own
+// errors (TLS handshakes, hijack failures) as warnings.
+func (a *App) newHTTPServer() *http.Server {
+	return &http.Server{
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // dequeuers is how many asynq servers a worker process runs. One asynq

@@ -14,13 +14,9 @@ import (
 	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/presence"
 	"github.com/messager/messager/internal/storage"
-	"github.com/messager/messager/internal/stream"
 	"github.com/messager/messager/internal/telemetry"
 	"github.com/messager/messager/internal/web"
 )
-
-// streamPingEvery is how often a stream pings its client.
-const streamPingEvery = 25 * time.Second
 
 // baseRouter has the middleware, problem+json 404/405 and operations
 // endpoints every mode serves.
@@ -100,64 +96,25 @@ func joinAnd(s []string) string {
 	return s[0]
 }
 
-// apiRouter serves the API, streams, UI, task monitor and queue metrics.
-func (a *App) apiRouter() http.Handler {
+// apiRouter serves the API, streams, UI, task monitor and queue metrics:
+// it only mounts what buildAPI built.
+func (a *App) apiRouter(api *apiServices) http.Handler {
 	spec := a.cfg.Spec
-	errs := a.errorClassifier()
-	users := a.db.Users()
-	messages := a.db.Messages()
-
-	// Every request looks up its session and every send reserves its
-	// client_id: one command each, issued by many goroutines at once, so
-	// they share pipelined round trips.
-	pipelined := storage.AutoPipeline(a.rdb)
-	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
-	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
-		SessionTTL:        spec.Auth.SessionTTL.D(),
-		MinPasswordLength: spec.Auth.MinPasswordLength,
-		Login:             auth.LoginLimits{Window: login.Window.D(), PerUserIP: login.PerUserIP, PerUser: login.PerUser, PerIP: login.PerIP},
-		Register:          auth.RegisterLimits{Window: register.Window.D(), PerIP: register.PerIP},
-		// On a laptop nobody runs `messager admin grant`: the first account is the admin.
-		FirstUserAdmin: a.opts.Mode == ModeAll,
-		OnLogin: func(ctx context.Context, p auth.Principal) {
-			if err := a.tracker.Touch(ctx, p); err != nil {
-				a.logger.WarnContext(ctx, "presence on login", "user_id", p.UserID, "err", err)
-			}
-		},
-	})
-	authSvc = auth.NewLoggingService(a.logger, auth.NewInstrumentingService(a.registry, authSvc))
-	authn := auth.NewAuthenticator(authSvc, spec.HTTP.AllowedOrigins, errs)
-
-	var presenceSvc presence.Service = presence.NewService(a.tracker)
-	presenceSvc = presence.NewLoggingService(a.logger, presenceSvc)
-	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
-
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, 100_000), a.tracker, messages, a.groupEnqueuer(), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
-		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: 200,
-	})
-	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
-
-	// A logout ends the session's streams on every pod, and the user's
-	// presence at once.
-	authSvc = stream.EndStreamsOnLogout(authSvc, a.hub, a.bus, a.logger)
-	authSvc = presence.EndOnLogout(authSvc, a.tracker, a.logger)
-	// A user whose last stream closed goes offline after a short grace.
-	streams := stream.NewHandler(a.hub, messaging.NewMailbox(messages), a.logger, spec.HTTP.AllowedOrigins, streamPingEvery, a.tracker.StreamOpened, stream.WithMaxStreamsPerUser(spec.HTTP.MaxStreamsPerUser), stream.WithHandlerMetrics(a.registry), stream.WithOnLastClose(a.tracker.StreamClosed))
-
+	authn := api.authn
 	r := a.baseRouter()
-	r.Mount("/api/v1/auth", auth.MakeHandler(authSvc, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: errs}))
-	r.Mount("/api/v1/presence", presence.MakeHandler(presenceSvc, authn, errs))
-	r.Mount("/api/v1/messages", messaging.MakeHandler(msgSvc, authn, errs))
-	r.Mount("/api/v1/users", a.usersHandler(users, authn, errs))
-	r.Mount("/api/v1/typing", a.typingHandler(users, authn, errs))
-	r.With(authn.Require).Get("/api/v1/stream", streams.WebSocket)
-	r.With(authn.Require).Get("/api/v1/events", streams.Events)
+	r.Mount("/api/v1/auth", auth.MakeHandler(api.auth, authn, auth.HandlerOptions{TrustedProxies: spec.HTTP.ProxyHops(), Errors: api.errs}))
+	r.Mount("/api/v1/presence", presence.MakeHandler(api.presence, authn, api.errs))
+	r.Mount("/api/v1/messages", messaging.MakeHandler(api.messaging, authn, api.errs))
+	r.Mount("/api/v1/users", api.users)
+	r.Mount("/api/v1/typing", api.typing)
+	r.With(authn.Require).Get("/api/v1/stream", api.streams.WebSocket)
+	r.With(authn.Require).Get("/api/v1/events", api.streams.Events)
 	r.HandleFunc("/api/*", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
 	})
 	if spec.Observability.Asynqmon.Enabled {
 		// A signed-out browser is sent to sign in and brought back.
-		a.mountTaskMonitor(r, authn.RequireOrSignIn("/"), a.requireAdmin(users))
+		a.mountTaskMonitor(r, authn.RequireOrSignIn("/"), a.requireAdmin(api.admins))
 	}
 	r.Handle("/*", web.Handler())
 	a.httpMetrics.Precreate(r)
