@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -274,11 +273,7 @@ func (a *App) groupEnqueuer() *delivery.GroupEnqueuer {
 // newTaskHandler builds the delivery worker and the handler chain the
 // asynq servers call.
 func (a *App) newTaskHandler() (*delivery.Worker, *asynq.ServeMux) {
-	writers := 2
-	if a.db.Dialect == dialect.SQLite {
-		writers = 1
-	}
-	w := delivery.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, writers)
+	w := delivery.NewWorker(a.db.Messages(), a.bus, a.enqueuer(), a.registry, a.logger, a.db.Writers())
 	mux := asynq.NewServeMux()
 	w.Register(mux)
 	mux.Use(a.tasks.Middleware)
