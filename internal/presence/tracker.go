@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/messager/messager/internal/auth"
@@ -327,6 +328,35 @@ func (t *Tracker) OnlineCount(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("presence: %w", err)
 	}
 	return n, nil
+}
+
+// onlineCollector exports OnlineCount at scrape time: one O(1) Redis call
+// per scrape, and right even when nobody polls the list (clients get
+// presence pushed). It lives beside the count because the online set is
+// the tracker's, not any request's: no Service decorator sees it.
+type onlineCollector struct {
+	t    *Tracker
+	desc *prometheus.Desc
+}
+
+// NewOnlineCollector returns the collector of messager_presence_online_users.
+// The count is global: every api pod reports the same value (aggregate
+// with max, not sum). While Redis does not answer the series is absent
+// rather than failing the scrape.
+func NewOnlineCollector(t *Tracker) prometheus.Collector {
+	return &onlineCollector{t: t, desc: prometheus.NewDesc("messager_presence_online_users", "Users online (an open stream, or a heartbeat or login within spec.presence.ttl), across all pods.", nil, nil)}
+}
+
+func (c *onlineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *onlineCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := c.t.OnlineCount(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }
 
 // OnlineAmong reports, for each of ids, whether that user is online.
