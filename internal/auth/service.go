@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/messager/messager/internal/config"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/validation"
 )
@@ -150,10 +151,6 @@ type Options struct {
 // told to come back rather than left hanging.
 const DefaultHashWait = 2 * time.Second
 
-// MaxPasswordBytes bounds passwords; argon2id reads every byte, so this
-// only limits work per request.
-const MaxPasswordBytes = 256
-
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
 
 type service struct {
@@ -240,8 +237,8 @@ func (s *service) Register(ctx context.Context, username, email, password, clien
 		errs.Add("email", "must be an email address such as name@example.com")
 	}
 	switch {
-	case len(password) > MaxPasswordBytes:
-		errs.Add("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes))
+	case len(password) > config.MaxPasswordBytes:
+		errs.Add("password", fmt.Sprintf("must be at most %d bytes", config.MaxPasswordBytes))
 	case utf8.RuneCountInString(password) < s.opts.MinPasswordLength:
 		errs.Add("password", fmt.Sprintf("must be at least %d characters", s.opts.MinPasswordLength))
 	}
@@ -408,7 +405,7 @@ func (s *service) checkPassword(ctx context.Context, username, password string) 
 	if usernamePattern.MatchString(strings.ToLower(username)) {
 		u, hash, err = s.users.ByUsername(ctx, username)
 	}
-	if errors.Is(err, storage.ErrNotFound) || len(password) > MaxPasswordBytes {
+	if errors.Is(err, storage.ErrNotFound) || len(password) > config.MaxPasswordBytes {
 		hash = ""
 	} else if err != nil {
 		return User{}, err

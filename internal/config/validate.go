@@ -30,8 +30,11 @@ var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 
 // Limits that validation enforces; exported so the API and docs quote them.
 const (
-	MaxBodyLengthLimit   = 10000
-	MaxHistoryPageSize   = 200
+	MaxBodyLengthLimit = 10000
+	MaxHistoryPageSize = 200
+	// MaxPasswordBytes bounds passwords (auth refuses longer ones, and
+	// spec.auth.minPasswordLength cannot exceed it): argon2id reads every
+	// byte, so this only limits work per request.
 	MaxPasswordBytes     = 256
 	maxWorkerConcurrency = 10000
 	maxSendRate          = 10000
