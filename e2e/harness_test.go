@@ -33,11 +33,8 @@ const (
 	stopGrace = 15 * time.Second
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testsupport.RemoveBinary()
-	os.Exit(code)
-}
+// TestMain removes the messager binary the suite builds once for all tests.
+func TestMain(m *testing.M) { testsupport.Main(m) }
 
 // chromiumPath returns the browser to drive, or skips the test when the suite
 // is not switched on (MESSAGER_E2E=1) or no browser is installed, so a plain

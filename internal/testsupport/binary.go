@@ -22,8 +22,8 @@ var build struct {
 
 // MessagerBinary builds cmd/messager the first time a test asks and
 // returns its path; later calls in the same test binary reuse it. The
-// binary outlives every single test, so a TestMain that uses it calls
-// RemoveBinary after m.Run.
+// binary outlives every single test, so a package that uses it has Main
+// as its TestMain, which removes it.
 func MessagerBinary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
@@ -43,9 +43,12 @@ func MessagerBinary(t testing.TB) string {
 	return build.bin
 }
 
-// RemoveBinary deletes what MessagerBinary built, if it built anything.
-func RemoveBinary() {
+// Main runs the tests and then removes what MessagerBinary built:
+// func TestMain(m *testing.M) { testsupport.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
 	if build.dir != "" {
 		_ = os.RemoveAll(build.dir)
 	}
+	os.Exit(code)
 }

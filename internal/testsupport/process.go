@@ -25,16 +25,19 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// Options say how StartMessager runs one process.
+// Options say how Start and StartMessager run one process.
 type Options struct {
 	// Name labels the process in failure messages and its output.
 	Name string
-	// Args are the subcommand and its flags; "--http-addr" and a free
-	// address are appended.
+	// Args are its arguments. StartMessager appends "--http-addr" and a
+	// free address.
 	Args []string
 	// Env is added to the test's own environment.
 	Env []string
-	// ReadyTimeout bounds the wait for /readyz to answer 200 (30 s when zero).
+	// ReadyURL is polled until it answers 200 before Start returns; none
+	// when empty. StartMessager sets it to the process's /readyz.
+	ReadyURL string
+	// ReadyTimeout bounds the wait for ReadyURL (30 s when zero).
 	ReadyTimeout time.Duration
 	// StopGrace is how long the cleanup waits after SIGTERM before it
 	// SIGKILLs the process; zero SIGKILLs at once.
@@ -49,12 +52,13 @@ const (
 	readyPollInterval   = 50 * time.Millisecond
 )
 
-// Process is one messager child process. Its output goes to a file in the
+// Process is one child process of a test. Its output goes to a file in the
 // test's temporary directory; when the test fails, the cleanup logs the
 // file's tail.
 type Process struct {
 	Name string
-	// Addr is the host:port of its --http-addr, URL the same as http://Addr.
+	// Addr is the host:port of a messager's --http-addr, URL the same as
+	// http://Addr; both are empty for other processes.
 	Addr, URL string
 	// LogPath is the file holding its stdout and stderr.
 	LogPath string
@@ -64,22 +68,34 @@ type Process struct {
 	waitErr error         // set before exited is closed
 }
 
-// StartMessager starts bin with o on a free address, waits until its
-// /readyz answers 200 and stops it when the test ends. It fails the test
-// when the process exits or is not ready in time, showing its output.
+// StartMessager starts the messager binary bin with o on a free address,
+// waits until its /readyz answers 200 and stops it when the test ends.
 func StartMessager(t testing.TB, bin string, o Options) *Process {
 	t.Helper()
 	if o.Name == "" {
 		o.Name = "messager"
 	}
+	addr := FreeAddr(t)
+	o.Args = append(append([]string(nil), o.Args...), "--http-addr", addr)
+	o.ReadyURL = "http://" + addr + "/readyz"
+	p := Start(t, bin, o)
+	p.Addr, p.URL = addr, "http://"+addr
+	return p
+}
+
+// Start starts bin with o, waits until o.ReadyURL answers 200 and stops the
+// process when the test ends. It fails the test when the process exits or
+// is not ready in time, showing its output.
+func Start(t testing.TB, bin string, o Options) *Process {
+	t.Helper()
+	if o.Name == "" {
+		o.Name = filepath.Base(bin)
+	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = defaultReadyTimeout
 	}
-	addr := FreeAddr(t)
 	p := &Process{
 		Name:    o.Name,
-		Addr:    addr,
-		URL:     "http://" + addr,
 		LogPath: filepath.Join(t.TempDir(), o.Name+".log"),
 		exited:  make(chan struct{}),
 	}
@@ -87,7 +103,7 @@ func StartMessager(t testing.TB, bin string, o Options) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, append(append([]string(nil), o.Args...), "--http-addr", addr)...)
+	p.cmd = exec.Command(bin, o.Args...)
 	p.cmd.Env = append(os.Environ(), o.Env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
@@ -105,11 +121,13 @@ func StartMessager(t testing.TB, bin string, o Options) *Process {
 			t.Logf("--- %s output (last %d lines) ---\n%s", p.Name, failureTailLines, p.Tail(failureTailLines))
 		}
 	})
-	p.waitReady(t, o.ReadyTimeout)
+	if o.ReadyURL != "" {
+		p.waitReady(t, o.ReadyURL, o.ReadyTimeout)
+	}
 	return p
 }
 
-func (p *Process) waitReady(t testing.TB, timeout time.Duration) {
+func (p *Process) waitReady(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(timeout)
@@ -119,7 +137,7 @@ func (p *Process) waitReady(t testing.TB, timeout time.Duration) {
 			t.Fatalf("%s exited before it was ready: %v\n%s", p.Name, p.waitErr, p.Tail(failureTailLines))
 		default:
 		}
-		res, err := client.Get(p.URL + "/readyz")
+		res, err := client.Get(url)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -128,7 +146,7 @@ func (p *Process) waitReady(t testing.TB, timeout time.Duration) {
 			err = fmt.Errorf("status %d", res.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready at %s after %s: %v\n%s", p.Name, p.Addr, timeout, err, p.Tail(failureTailLines))
+			t.Fatalf("%s not ready at %s after %s: %v\n%s", p.Name, url, timeout, err, p.Tail(failureTailLines))
 		}
 		time.Sleep(readyPollInterval)
 	}

@@ -50,42 +50,40 @@ func echoes(c net.Conn) bool {
 	return err == nil && line == "ping\n"
 }
 
-func TestProxy_CutDropsOpenConnectionsAndKeepsAccepting(t *testing.T) {
-	p := StartProxy(t, echoServer(t))
-	c, ok := roundTrip(t, p.Addr)
-	if !ok {
-		t.Fatal("no echo through the proxy")
-	}
-	if n := p.Cut(); n != 1 {
-		t.Fatalf("Cut closed %d connections, want 1", n)
-	}
-	if echoes(c) {
-		t.Fatal("a cut connection still carries data")
-	}
-	if _, ok := roundTrip(t, p.Addr); !ok {
-		t.Fatal("a new connection after Cut does not echo")
-	}
-}
-
-func TestProxy_BlockRefusesUntilUnblock(t *testing.T) {
-	p := StartProxy(t, echoServer(t))
-	c, ok := roundTrip(t, p.Addr)
-	if !ok {
-		t.Fatal("no echo through the proxy")
-	}
-	if n := p.Block(); n != 1 {
-		t.Fatalf("Block cut %d connections, want 1", n)
-	}
-	if echoes(c) {
-		t.Fatal("a blocked connection still carries data")
-	}
-	if c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second); err == nil {
-		c.Close()
-		t.Fatal("a new connection while blocked is not refused")
-	}
-	p.Unblock()
-	if _, ok := roundTrip(t, p.Addr); !ok {
-		t.Fatal("a new connection after Unblock does not echo")
+// Cut and Block both drop every open connection; only Block refuses new
+// ones, until Unblock.
+func TestProxy_CutAndBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		drop    func(*Proxy) int
+		refuses bool
+	}{
+		{"Cut drops open connections and keeps accepting", (*Proxy).Cut, false},
+		{"Block drops open connections and refuses until Unblock", (*Proxy).Block, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := StartProxy(t, echoServer(t))
+			c, ok := roundTrip(t, p.Addr)
+			if !ok {
+				t.Fatal("no echo through the proxy")
+			}
+			if n := tc.drop(p); n != 1 {
+				t.Fatalf("dropped %d connections, want 1", n)
+			}
+			if echoes(c) {
+				t.Fatal("a dropped connection still carries data")
+			}
+			if tc.refuses {
+				if c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second); err == nil {
+					c.Close()
+					t.Fatal("a new connection while blocked is not refused")
+				}
+				p.Unblock()
+			}
+			if _, ok := roundTrip(t, p.Addr); !ok {
+				t.Fatal("a new connection afterwards does not echo")
+			}
+		})
 	}
 }
 

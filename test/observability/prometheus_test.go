@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,13 +18,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/messager/messager/internal/testenv"
+	"github.com/messager/messager/internal/testsupport"
 )
 
 const repoRoot = "../.."
@@ -64,7 +63,7 @@ func TestDashboardsAndAlerts_AgainstRealPrometheus(t *testing.T) {
 	if os.Getenv(testenv.EnvRedisURL) == "" || os.Getenv(testenv.EnvDatabaseURL) == "" {
 		t.Skip("needs real Redis and PostgreSQL: set MESSAGER_TEST_REDIS_URL and MESSAGER_TEST_DATABASE_URL")
 	}
-	bin := buildBinary(t)
+	bin := testsupport.MessagerBinary(t)
 	redisURL, dbURL := testenv.Redis(t), testenv.DatabaseURL(t)
 	run(t, []string{"MESSAGER_DATABASE_URL=" + dbURL}, bin, "migrate")
 
@@ -83,8 +82,8 @@ func TestDashboardsAndAlerts_AgainstRealPrometheus(t *testing.T) {
 	apiB := startMessager(t, bin, "api-b", env, adminListener, "api")
 	// The worker reaches PostgreSQL through a proxy the test can cut: a database outage
 	// for this worker alone, without stopping a PostgreSQL other tests share.
-	dbProxy := startProxy(t, dbURL)
-	workerEnv := append(slices.Clone(env), "MESSAGER_DATABASE_URL="+dbProxy.url)
+	dbProxy, proxiedDB := testsupport.StartURLProxy(t, dbURL)
+	workerEnv := append(slices.Clone(env), "MESSAGER_DATABASE_URL="+proxiedDB)
 	worker := startMessager(t, bin, "worker", workerEnv, adminListener, "worker")
 	t.Logf("metrics served on the admin listener: %v", adminListener)
 
@@ -145,10 +144,10 @@ func TestDashboardsAndAlerts_AgainstRealPrometheus(t *testing.T) {
 // checkDatabaseOutage cuts the worker off PostgreSQL while DMs keep coming, as the
 // outage that once gave no API error and no alert: the API still answers 202, so the
 // alerts must see it from the worker's task outcomes and its failing readiness.
-func checkDatabaseOutage(t *testing.T, prom *prometheus, api, worker *proc, db *tcpProxy) {
+func checkDatabaseOutage(t *testing.T, prom *prometheus, api, worker *proc, db *testsupport.Proxy) {
 	alice, bob := signUp(t, api.httpAddr, "outage-alice"), signUp(t, api.httpAddr, "outage-bob")
-	db.setDown(true)
-	defer db.setDown(false)
+	db.Block()
+	defer db.Unblock()
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	defer func() { close(stop); <-stopped }()
 	go func() {
@@ -470,17 +469,6 @@ type proc struct {
 	metricsAddr string // where /metrics and /metrics/queues are served
 }
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "messager")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/messager")
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // run runs bin to completion and returns its output, failing the test on error.
 func run(t *testing.T, env []string, bin string, args ...string) string {
 	t.Helper()
@@ -493,67 +481,18 @@ func run(t *testing.T, env []string, bin string, args ...string) string {
 	return string(out)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuffer collects a child's output from its stdout and stderr copiers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startChild starts a long-running child and kills it (by its own pid) at cleanup,
-// showing its output when the test failed.
-func startChild(t *testing.T, name string, env []string, bin string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("--- %s output (last 3000 bytes) ---\n%s", name, tail(out.String(), 3000))
-		}
-	})
-}
-
 func startMessager(t *testing.T, bin, name string, env []string, adminListener bool, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, httpAddr: freeAddr(t)}
-	p.metricsAddr = p.httpAddr
+	metricsAddr := ""
 	if adminListener {
-		p.metricsAddr = freeAddr(t)
-		env = append(env, "MESSAGER_METRICS_ADDR="+p.metricsAddr)
+		metricsAddr = testsupport.FreeAddr(t)
+		env = append(env, "MESSAGER_METRICS_ADDR="+metricsAddr)
 	}
-	startChild(t, name, env, bin, append(args, "--http-addr", p.httpAddr)...)
-	waitFor(t, 30*time.Second, name+" ready", func() (bool, string) {
-		code, err := httpStatus("http://" + p.httpAddr + "/readyz")
-		return code == 200, fmt.Sprint(code, err)
-	})
+	m := testsupport.StartMessager(t, bin, testsupport.Options{Name: name, Args: args, Env: env})
+	p := &proc{name: name, httpAddr: m.Addr, metricsAddr: m.Addr}
+	if adminListener {
+		p.metricsAddr = metricsAddr
+	}
 	return p
 }
 
@@ -644,72 +583,6 @@ func sendDM(t *testing.T, addr string, from account, to, body string) {
 	msg := map[string]string{"to": to, "body": body, "client_id": fmt.Sprintf("obs-%d", time.Now().UnixNano())}
 	if code := postJSON(t, "http://"+addr+"/api/v1/messages", from.token, msg, nil); code != http.StatusAccepted {
 		t.Errorf("POST /api/v1/messages during the outage: %d, want 202 (the API only enqueues)", code)
-	}
-}
-
-// tcpProxy forwards connections to a database until it is set down, which closes every
-// open connection and refuses new ones, as a database that went away.
-type tcpProxy struct {
-	url    string
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func startProxy(t *testing.T, dbURL string) *tcpProxy {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: u.Host, conns: map[net.Conn]bool{}}
-	u.Host = ln.Addr().String()
-	p.url = u.String()
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.setDown(true) })
-	return p
-}
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
-	}
-}
-
-func (p *tcpProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
 	}
 }
 
@@ -844,7 +717,7 @@ func startPrometheus(t *testing.T, promBin string, api, api2, worker *proc) *pro
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testsupport.FreeAddr(t)
 	labels := fmt.Sprintf("{namespace: %s, release: %s", testNamespace, testRelease)
 	cfg := fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [%q]
@@ -870,16 +743,16 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startChild(t, "prometheus", nil, promBin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--log.level=warn",
-	)
 	p := &prometheus{base: "http://" + addr}
-	waitFor(t, 30*time.Second, "Prometheus ready", func() (bool, string) {
-		code, err := httpStatus(p.base + "/-/ready")
-		return code == 200, fmt.Sprint(code, err)
+	testsupport.Start(t, promBin, testsupport.Options{
+		Name: "prometheus",
+		Args: []string{
+			"--config.file=" + cfgPath,
+			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + addr,
+			"--log.level=warn",
+		},
+		ReadyURL: p.base + "/-/ready",
 	})
 	return p
 }
