@@ -1,7 +1,5 @@
 package stream
 
-import "time"
-
 // sequencer puts one stream's message frames in the order of its user's
 // mailbox positions (events.Positioned). Frames arrive from pub/sub in
 // publish order, which two workers (or a retried task) can invert; the
@@ -17,12 +15,10 @@ type sequencer struct {
 	// when the stream's start position could not be read.
 	last int64
 	held map[int64]Frame
-	// since is when the oldest held frame was held.
-	since time.Time
 }
 
 // admit appends to out the frames that f lets through, in order.
-func (q *sequencer) admit(f Frame, out []Frame, now time.Time) []Frame {
+func (q *sequencer) admit(f Frame, out []Frame) []Frame {
 	switch {
 	case f.Seq == 0:
 		return append(out, f)
@@ -37,9 +33,6 @@ func (q *sequencer) admit(f Frame, out []Frame, now time.Time) []Frame {
 	}
 	if q.held == nil {
 		q.held = map[int64]Frame{}
-	}
-	if len(q.held) == 0 {
-		q.since = now
 	}
 	q.held[f.Seq] = f
 	return out
@@ -82,11 +75,7 @@ func (q *sequencer) gap() (after, upto int64, ok bool) {
 
 // settle records that every position below upto is written or empty (the
 // database was read up to it), and appends the held frames that follow.
-func (q *sequencer) settle(upto int64, out []Frame, now time.Time) []Frame {
+func (q *sequencer) settle(upto int64, out []Frame) []Frame {
 	q.last = max(q.last, upto-1)
-	out = q.drain(out)
-	if len(q.held) > 0 {
-		q.since = now
-	}
-	return out
+	return q.drain(out)
 }

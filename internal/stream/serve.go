@@ -234,9 +234,9 @@ func (h *Hub) fill(ctx context.Context, c *Conn, s sink, r Replayer, q *sequence
 		}
 	}
 	if upto > 0 {
-		return h.writeFrames(ctx, s, q.settle(upto, nil, time.Now()))
+		return h.writeFrames(ctx, s, q.settle(upto, nil))
 	}
-	return h.writeFrames(ctx, s, q.settle(q.last+1, nil, time.Now()))
+	return h.writeFrames(ctx, s, q.settle(q.last+1, nil))
 }
 
 // writeBatch writes the frames the sequencer lets through, in order, and
@@ -245,10 +245,9 @@ func (h *Hub) writeBatch(ctx context.Context, s sink, q *sequencer, frames []Fra
 	if len(frames) == 0 {
 		return nil
 	}
-	now := time.Now()
 	out := make([]Frame, 0, len(frames))
 	for _, f := range frames {
-		out = q.admit(f, out, now)
+		out = q.admit(f, out)
 	}
 	return h.writeFrames(ctx, s, out)
 }
