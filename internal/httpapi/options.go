@@ -74,7 +74,7 @@ func AnswerOptions(prefix string, methods *Methods) func(http.Handler) http.Hand
 			}
 			allow := methods.Allow(r.URL.Path)
 			if allow == "" {
-				WriteProblem(w, r, NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+				NotFound(w, r)
 				return
 			}
 			w.Header().Set("Allow", allow)

@@ -194,6 +194,18 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// NotFound answers 404 for a path nothing serves, in the one wording every
+// router and the UI use; it is an http.HandlerFunc.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteProblem(w, r, NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+}
+
+// MethodNotAllowed answers 405 for a method the path does not serve; the
+// caller sets Allow first.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	WriteProblem(w, r, NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+}
+
 // WriteJSON sends v as application/json with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")

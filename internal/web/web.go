@@ -72,7 +72,7 @@ func Handler() http.Handler {
 
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
-			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+			httpapi.MethodNotAllowed(w, r)
 			return
 		}
 		p := r.URL.Path
@@ -81,7 +81,7 @@ func Handler() http.Handler {
 		}
 		a, ok := assets[p]
 		if !ok || strings.HasSuffix(p, "/") {
-			httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
+			httpapi.NotFound(w, r)
 			return
 		}
 		ctype := mime.TypeByExtension(path.Ext(a.name))
