@@ -11,6 +11,7 @@ import (
 
 	"github.com/messager/messager/internal/auth"
 	"github.com/messager/messager/internal/config"
+	"github.com/messager/messager/internal/testenv"
 )
 
 // A database that was never migrated answers pings, but every request
@@ -56,9 +57,7 @@ func TestReady_UnmigratedDatabaseIs503NotMigrated(t *testing.T) {
 func TestReady_SchemaMissingTheNewestColumnIsNotReady(t *testing.T) {
 	b := newBackends(t)
 	a := startApp(t, ModeAPI, b)
-	if _, err := a.db.SQL.ExecContext(context.Background(), `ALTER TABLE users DROP COLUMN last_seen_at`); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ExecSQL(t, a.cfg.Spec.Database.URL, `ALTER TABLE users DROP COLUMN last_seen_at`)
 	// A second process on the same database, started without migrating.
 	cfg := *a.cfg
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -11,6 +11,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -20,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/redis/go-redis/v9"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/messager/messager/internal/embedredis"
 	"github.com/messager/messager/internal/storage"
@@ -114,30 +117,50 @@ func DatabaseURL(t testing.TB) string {
 	if base == "" {
 		return filepath.Join(t.TempDir(), "test.db")
 	}
-	ctx := context.Background()
-	admin, err := storage.Open(ctx, base, "")
-	if err != nil {
-		t.Fatalf("%s: %v", EnvDatabaseURL, err)
-	}
-	defer admin.Close()
 	name := "messager_test_" + randomHex(6)
-	if _, err := admin.SQL.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database: %v", err)
+	if err := execSQL(base, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database under %s: %v", EnvDatabaseURL, err)
 	}
-	t.Cleanup(func() {
-		a, err := storage.Open(context.Background(), base, "")
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		_, _ = a.SQL.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
+	t.Cleanup(func() { _ = execSQL(base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// ExecSQL runs stmts, in order, on the database at url (one DatabaseURL
+// returned, or any URL storage.Open takes) over a connection of its own:
+// for a test that must put a database in a state no storage method makes,
+// such as a schema missing a column.
+func ExecSQL(t testing.TB, url string, stmts ...string) {
+	t.Helper()
+	if err := execSQL(url, stmts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func execSQL(url string, stmts ...string) error {
+	driver, dsn := "pgx", url
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite://"), "file:")
+		path, _, _ = strings.Cut(path, "?")
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(10000)"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, stmt := range stmts {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
 }
 
 // DB opens and migrates a database for this test alone.
