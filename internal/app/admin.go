@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/messager/messager/internal/auth"
 	"github.com/messager/messager/internal/config"
 	"github.com/messager/messager/internal/storage"
 )
@@ -11,13 +12,17 @@ import (
 // SetAdmin grants (admin true) or revokes the admin role of the account
 // named username in the configured database: `messager admin grant|revoke`.
 // An unknown username is storage.ErrNotFound. The schema must be migrated.
-func SetAdmin(ctx context.Context, cfg *config.Config, username string, admin bool) (storage.User, error) {
+func SetAdmin(ctx context.Context, cfg *config.Config, username string, admin bool) (auth.User, error) {
 	db, err := storage.Open(ctx, cfg.Spec.Database.URL, cfg.Spec.DataDir)
 	if err != nil {
-		return storage.User{}, err
+		return auth.User{}, err
 	}
 	defer db.Close()
-	return db.Users().SetAdmin(ctx, strings.TrimSpace(username), admin)
+	u, err := db.Users().SetAdmin(ctx, strings.TrimSpace(username), admin)
+	if err != nil {
+		return auth.User{}, err
+	}
+	return auth.UserFrom(u), nil
 }
 
 // logAdmins says at start who may open the task monitor, or how someone

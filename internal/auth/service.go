@@ -268,7 +268,7 @@ func (s *service) Register(ctx context.Context, username, email, password, clien
 		var dup *storage.DuplicateError
 		switch {
 		case err == nil:
-			return userFrom(u), nil
+			return UserFrom(u), nil
 		case errors.As(err, &dup) && dup.Field == "usercode" && attempt < 10:
 			continue
 		case errors.As(err, &dup) && dup.Field == "username":
@@ -417,7 +417,7 @@ func (s *service) checkPassword(ctx context.Context, username, password string) 
 	if !ok {
 		return User{}, ErrInvalidCredentials
 	}
-	return userFrom(u), nil
+	return UserFrom(u), nil
 }
 
 func (s *service) Logout(ctx context.Context, token string) error {
@@ -439,5 +439,5 @@ func (s *service) Me(ctx context.Context, p Principal) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	return userFrom(u), nil
+	return UserFrom(u), nil
 }

@@ -19,7 +19,9 @@ type User struct {
 	Admin bool
 }
 
-// userFrom converts the stored account at the service boundary.
-func userFrom(u storage.User) User {
+// UserFrom is the stored account u as auth returns it: the conversion at
+// the service boundary, for the service and for commands that read
+// accounts from storage directly (`messager admin`).
+func UserFrom(u storage.User) User {
 	return User{ID: u.ID, Username: u.Username, Email: u.Email, Usercode: u.Usercode, CreatedAt: u.CreatedAt, Admin: u.Admin}
 }
