@@ -122,13 +122,18 @@ func testThousandMessages(t *testing.T, a, podB, podC *App) {
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	sendErrs := make(chan error, users)
 	for i := range clients {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			for k := 0; k < perUser; k++ {
 				j := (i + 1 + rand.IntN(users-1)) % users
-				m := clients[i].send(clients[j].user.Usercode, fmt.Sprintf("%d→%d #%d", i, j, k))
+				m, err := clients[i].trySend(clients[j].user.Usercode, fmt.Sprintf("%d→%d #%d", i, j, k))
+				if err != nil {
+					sendErrs <- fmt.Errorf("user %d: %w", i, err)
+					return
+				}
 				mu.Lock()
 				expected[j][m.ID] = true
 				mu.Unlock()
@@ -136,6 +141,10 @@ func testThousandMessages(t *testing.T, a, podB, podC *App) {
 		}(i)
 	}
 	wg.Wait()
+	close(sendErrs)
+	for err := range sendErrs {
+		t.Fatal(err)
+	}
 	total := 0
 	for j, s := range streams {
 		want := len(expected[j])

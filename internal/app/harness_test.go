@@ -149,6 +149,17 @@ func (c *client) on(a *App) *client {
 
 func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 	c.t.Helper()
+	res, data, err := c.request(method, path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return res, data
+}
+
+// request is do for any goroutine: it returns what fails instead of
+// failing the test, since t.Fatal must be called from the test's own
+// goroutine.
+func (c *client) request(method, path string, body any) (*http.Response, []byte, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -159,13 +170,13 @@ func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			c.t.Fatal(err)
+			return nil, nil, err
 		}
 		r = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, c.base+path, r)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, nil, err
 	}
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -175,29 +186,44 @@ func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
-	return res, data
+	return res, data, nil
 }
 
 // send posts a message and returns it, failing unless the answer is 202.
 func (c *client) send(to, body string) events.Message {
 	c.t.Helper()
+	m, err := c.trySend(to, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m
+}
+
+// trySend is send for goroutines other than the test's: it returns the
+// failure for the test goroutine to report.
+func (c *client) trySend(to, body string) (events.Message, error) {
 	req := map[string]any{"body": body}
 	if to != "" {
 		req["to"] = to
 	}
-	res, data := c.do("POST", "/api/v1/messages", req)
+	res, data, err := c.request("POST", "/api/v1/messages", req)
+	if err != nil {
+		return events.Message{}, err
+	}
 	if res.StatusCode != http.StatusAccepted {
-		c.t.Fatalf("send: %d %s", res.StatusCode, data)
+		return events.Message{}, fmt.Errorf("send: %d %s", res.StatusCode, data)
 	}
 	var sr struct {
 		Message events.Message `json:"message"`
 	}
-	mustJSON(c.t, data, &sr)
-	return sr.Message
+	if err := json.Unmarshal(data, &sr); err != nil {
+		return events.Message{}, fmt.Errorf("decode %q: %w", data, err)
+	}
+	return sr.Message, nil
 }
 
 // history pages through the user's whole history, newest first.

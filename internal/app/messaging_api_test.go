@@ -279,18 +279,26 @@ func TestStream_NoGapNoDuplicateAtTheSeam(t *testing.T) {
 	var ids []string
 	var mu sync.Mutex
 	done := make(chan struct{})
+	var sendErr error // set before done closes
 	go func() {
 		defer close(done)
 		for i := 0; i < 60; i++ {
-			id := s.send(r.user.Usercode, fmt.Sprintf("seam %d", i)).ID
+			m, err := s.trySend(r.user.Usercode, fmt.Sprintf("seam %d", i))
+			if err != nil {
+				sendErr = err
+				return
+			}
 			mu.Lock()
-			ids = append(ids, id)
+			ids = append(ids, m.ID)
 			mu.Unlock()
 		}
 	}()
 	time.Sleep(20 * time.Millisecond)
 	st := r.stream(first.ID)
 	<-done
+	if sendErr != nil {
+		t.Fatal(sendErr)
+	}
 	_, counts := st.collect(60, deliveryTimeout)
 	st.quiet(300 * time.Millisecond)
 	for _, id := range ids {
