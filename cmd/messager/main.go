@@ -190,7 +190,7 @@ func newMigrateCmd() *cobra.Command {
 			if err := db.Migrate(ctx, storage.WithMigrateLogger(logger)); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "schema migrated (%s)\n", db.Dialect)
+			fmt.Fprintf(cmd.OutOrStdout(), "schema migrated (%s)\n", db.Dialect())
 			return nil
 		},
 	}

@@ -26,7 +26,7 @@ func TestClassify_UniqueViolationsByConstraint(t *testing.T) {
 			t.Fatal(err)
 		}
 		exec := func(q string) error {
-			_, err := db.SQL.ExecContext(ctx, q)
+			_, err := db.SQL().ExecContext(ctx, q)
 			return storage.Classify(err)
 		}
 		msg := func(id, clientID string) string {

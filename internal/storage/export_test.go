@@ -1,6 +1,11 @@
 package storage
 
-import "io/fs"
+import (
+	"database/sql"
+	"io/fs"
+
+	"github.com/messager/messager/ent"
+)
 
 // WithMigrationFiles makes Migrate apply the migration directory fsys
 // (.sql files and atlas.sum) instead of the embedded one.
@@ -10,3 +15,11 @@ func WithMigrationFiles(fsys fs.FS) MigrateOption {
 
 // Classify is classify, for tests that feed it the drivers' own errors.
 func Classify(err error) error { return classify(err) }
+
+// SQL is the pool, for storage's own tests that check or prepare rows
+// with statements of their own.
+func (d *DB) SQL() *sql.DB { return d.pool }
+
+// Ent is the ent client, for storage's own tests (bulk inserts, ent's
+// auto-migration of old releases).
+func (d *DB) Ent() *ent.Client { return d.client }

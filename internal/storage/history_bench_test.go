@@ -32,12 +32,12 @@ func seedHistory(b *testing.B, db *storage.DB, users []storage.User) []string {
 	ctx := context.Background()
 	start := time.Now()
 	me, peer, bystander := users[0], users[1], users[2]
-	tx, err := db.SQL.BeginTx(ctx, nil)
+	tx, err := db.SQL().BeginTx(ctx, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	d := entsql.Dialect(db.Dialect)
+	d := entsql.Dialect(db.Dialect())
 	const chunk = 1000 // 7 params a row: far under both databases' limits
 	var mine []string
 	now := time.Now().UTC()
@@ -81,10 +81,10 @@ func seedHistory(b *testing.B, db *storage.DB, users []storage.User) []string {
 		b.Fatal(err)
 	}
 	// A long-running database has statistics; give the planner them too.
-	if _, err := db.SQL.ExecContext(ctx, "ANALYZE"); err != nil {
+	if _, err := db.SQL().ExecContext(ctx, "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%s: seeded %d messages for one user in %v", db.Dialect, len(mine), time.Since(start).Round(time.Millisecond))
+	b.Logf("%s: seeded %d messages for one user in %v", db.Dialect(), len(mine), time.Since(start).Round(time.Millisecond))
 	return mine
 }
 

@@ -15,7 +15,7 @@ import (
 
 // Head returns the newest position taken in userID's mailbox (0 for none).
 func (s *Messages) Head(ctx context.Context, userID int) (int64, error) {
-	u, err := s.db.Ent.User.Query().Where(user.ID(userID)).Select(user.FieldLastSeq).Only(ctx)
+	u, err := s.db.client.User.Query().Where(user.ID(userID)).Select(user.FieldLastSeq).Only(ctx)
 	if err != nil {
 		return 0, classify(err)
 	}
@@ -29,7 +29,7 @@ func (s *Messages) Head(ctx context.Context, userID int) (int64, error) {
 // just before the earliest position of a message with a greater id, so
 // nothing newer than the cursor is skipped, at the cost of repeats.
 func (s *Messages) Resume(ctx context.Context, userID int, afterID string) (int64, error) {
-	r, err := s.db.Ent.MessageRecipient.Query().
+	r, err := s.db.client.MessageRecipient.Query().
 		Where(messagerecipient.RecipientID(userID), messagerecipient.MessageID(afterID)).
 		Select(messagerecipient.FieldSeq).Only(ctx)
 	if err == nil && r.Seq > 0 {
@@ -38,7 +38,7 @@ func (s *Messages) Resume(ctx context.Context, userID int, afterID string) (int6
 	if err != nil && !ent.IsNotFound(err) {
 		return 0, classify(err)
 	}
-	m, err := s.db.Ent.Message.Query().
+	m, err := s.db.client.Message.Query().
 		Where(message.ID(afterID), message.SenderID(userID)).
 		Select(message.FieldSenderSeq).Only(ctx)
 	if err == nil && m.SenderSeq > 0 {
@@ -55,7 +55,7 @@ func (s *Messages) Resume(ctx context.Context, userID int, afterID string) (int6
 	var recv []struct {
 		Min *int64 `json:"min"`
 	}
-	if err := s.db.Ent.MessageRecipient.Query().
+	if err := s.db.client.MessageRecipient.Query().
 		Where(messagerecipient.RecipientID(userID), messagerecipient.MessageIDGT(afterID), messagerecipient.SeqGT(0)).
 		Aggregate(ent.Min(messagerecipient.FieldSeq)).Scan(ctx, &recv); err != nil {
 		return 0, classify(err)
@@ -63,7 +63,7 @@ func (s *Messages) Resume(ctx context.Context, userID int, afterID string) (int6
 	var sent []struct {
 		Min *int64 `json:"min"`
 	}
-	if err := s.db.Ent.Message.Query().
+	if err := s.db.client.Message.Query().
 		Where(message.SenderID(userID), message.IDGT(afterID), message.SenderSeqGT(0)).
 		Aggregate(ent.Min(message.FieldSenderSeq)).Scan(ctx, &sent); err != nil {
 		return 0, classify(err)
@@ -80,8 +80,8 @@ func (s *Messages) Resume(ctx context.Context, userID int, afterID string) (int6
 // positions after `after` and, when upto > 0, before upto, in position
 // order: what a stream missed.
 func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, limit int) ([]MailboxEntry, error) {
-	recvQ := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID), messagerecipient.SeqGT(after))
-	sentQ := s.db.Ent.Message.Query().Where(message.SenderID(userID), message.SenderSeqGT(after))
+	recvQ := s.db.client.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID), messagerecipient.SeqGT(after))
+	sentQ := s.db.client.Message.Query().Where(message.SenderID(userID), message.SenderSeqGT(after))
 	if upto > 0 {
 		recvQ = recvQ.Where(messagerecipient.SeqLT(upto))
 		sentQ = sentQ.Where(message.SenderSeqLT(upto))
@@ -117,7 +117,7 @@ func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, lim
 	for i, p := range places {
 		ids[i] = p.id
 	}
-	rows, err := s.db.Ent.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
+	rows, err := s.db.client.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -131,8 +131,8 @@ func (s *Messages) After(ctx context.Context, userID int, after string, limit in
 // their own indexes (two index range scans), merges them, then loads that
 // one page, newest first.
 func (s *Messages) page(ctx context.Context, userID int, before string, limit int) ([]StoredMessage, error) {
-	sentQ := s.db.Ent.Message.Query().Where(message.SenderID(userID))
-	recvQ := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
+	sentQ := s.db.client.Message.Query().Where(message.SenderID(userID))
+	recvQ := s.db.client.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
 	if before != "" {
 		sentQ = sentQ.Where(message.IDLT(before))
 		recvQ = recvQ.Where(messagerecipient.MessageIDLT(before))
@@ -162,7 +162,7 @@ func (s *Messages) page(ctx context.Context, userID int, before string, limit in
 	if len(ids) == 0 {
 		return []StoredMessage{}, nil
 	}
-	rows, err := s.db.Ent.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
+	rows, err := s.db.client.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -212,14 +212,14 @@ func toStored(r *ent.Message) StoredMessage {
 // returns the sender's id, whether the caller is a recipient at all, and
 // whether this call changed anything (so a read receipt is sent once).
 func (s *Messages) MarkRead(ctx context.Context, messageID string, userID int, at time.Time) (senderID int, found, changed bool, err error) {
-	n, err := s.db.Ent.MessageRecipient.Update().
+	n, err := s.db.client.MessageRecipient.Update().
 		Where(messagerecipient.MessageID(messageID), messagerecipient.RecipientID(userID), messagerecipient.ReadAtIsNil()).
 		SetReadAt(at.UTC()).Save(ctx)
 	if err != nil {
 		return 0, false, false, classify(err)
 	}
 	if n == 0 {
-		exists, err := s.db.Ent.MessageRecipient.Query().
+		exists, err := s.db.client.MessageRecipient.Query().
 			Where(messagerecipient.MessageID(messageID), messagerecipient.RecipientID(userID)).Exist(ctx)
 		if err != nil {
 			return 0, false, false, classify(err)
@@ -228,7 +228,7 @@ func (s *Messages) MarkRead(ctx context.Context, messageID string, userID int, a
 			return 0, false, false, nil
 		}
 	}
-	m, err := s.db.Ent.Message.Query().Where(message.ID(messageID)).Select(message.FieldSenderID).Only(ctx)
+	m, err := s.db.client.Message.Query().Where(message.ID(messageID)).Select(message.FieldSenderID).Only(ctx)
 	if err != nil {
 		return 0, false, false, classify(err)
 	}
@@ -237,7 +237,7 @@ func (s *Messages) MarkRead(ctx context.Context, messageID string, userID int, a
 
 // Unread counts userID's received messages not yet read.
 func (s *Messages) Unread(ctx context.Context, userID int) (int, error) {
-	n, err := s.db.Ent.MessageRecipient.Query().
+	n, err := s.db.client.MessageRecipient.Query().
 		Where(messagerecipient.RecipientID(userID), messagerecipient.ReadAtIsNil()).Count(ctx)
 	if err != nil {
 		return 0, classify(err)
@@ -250,14 +250,14 @@ func (s *Messages) Unread(ctx context.Context, userID int) (int, error) {
 // not stored is ErrNotFound. For checks of what a delivery wrote (tests,
 // the worker's own tests), not for serving requests.
 func (s *Messages) Recipients(ctx context.Context, id string) ([]int, error) {
-	stored, err := s.db.Ent.Message.Query().Where(message.ID(id)).Exist(ctx)
+	stored, err := s.db.client.Message.Query().Where(message.ID(id)).Exist(ctx)
 	if err != nil {
 		return nil, classify(err)
 	}
 	if !stored {
 		return nil, fmt.Errorf("message %s: %w", id, ErrNotFound)
 	}
-	ids, err := s.db.Ent.MessageRecipient.Query().Where(messagerecipient.MessageID(id)).
+	ids, err := s.db.client.MessageRecipient.Query().Where(messagerecipient.MessageID(id)).
 		Order(ent.Asc(messagerecipient.FieldRecipientID)).Select(messagerecipient.FieldRecipientID).Ints(ctx)
 	if err != nil {
 		return nil, classify(err)
@@ -268,7 +268,7 @@ func (s *Messages) Recipients(ctx context.Context, id string) ([]int, error) {
 // CountRecipients returns how many recipient rows are stored, over all
 // messages (for tests' checks, as Count).
 func (s *Messages) CountRecipients(ctx context.Context) (int, error) {
-	n, err := s.db.Ent.MessageRecipient.Query().Count(ctx)
+	n, err := s.db.client.MessageRecipient.Query().Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count recipient rows: %w", classify(err))
 	}
@@ -277,7 +277,7 @@ func (s *Messages) CountRecipients(ctx context.Context) (int, error) {
 
 // Count returns how many messages are stored (for tests' checks).
 func (s *Messages) Count(ctx context.Context) (int, error) {
-	n, err := s.db.Ent.Message.Query().Count(ctx)
+	n, err := s.db.client.Message.Query().Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count messages: %w", classify(err))
 	}

@@ -37,10 +37,10 @@ func makeUsers(t testing.TB, db *storage.DB, n int) []storage.User {
 		builders := make([]*ent.UserCreate, 0, end-start)
 		for i := start; i < end; i++ {
 			name := fmt.Sprintf("user%d", i)
-			builders = append(builders, db.Ent.User.Create().SetUsername(name).SetUsernameKey(name).
+			builders = append(builders, db.Ent().User.Create().SetUsername(name).SetUsernameKey(name).
 				SetEmail(name+"@example.com").SetPasswordHash("x").SetUsercode(usercode(i)))
 		}
-		rows, err := db.Ent.User.CreateBulk(builders...).Save(ctx)
+		rows, err := db.Ent().User.CreateBulk(builders...).Save(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestSave_BroadcastTo5000RecipientsIsStoredExactly(t *testing.T) {
 	m := broadcast(1, sender, audience...)
 	mustSave(t, db.Messages(), m)
 	ctx := context.Background()
-	got, err := db.Ent.MessageRecipient.Query().Where(messagerecipient.MessageID(m.ID)).
+	got, err := db.Ent().MessageRecipient.Query().Where(messagerecipient.MessageID(m.ID)).
 		Select(messagerecipient.FieldRecipientID).Ints(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestSaveBatch_MixedBatch(t *testing.T) {
 			t.Errorf("message %d: retry audience %v, first %v", i+1, again[i].Audience, saved[i].Audience)
 		}
 	}
-	if n, _ := db.Ent.MessageRecipient.Query().Count(ctx); n != 6 {
+	if n, _ := db.Ent().MessageRecipient.Query().Count(ctx); n != 6 {
 		t.Fatalf("%d recipient rows after the retry, want 6", n)
 	}
 }
@@ -465,7 +465,7 @@ func TestMarkRead_FoundAndChangedSemantics(t *testing.T) {
 // retry can succeed), not an outage to wait out.
 func TestSave_TextThePostgresCannotStoreIsRejected(t *testing.T) {
 	db := testenv.DB(t)
-	if db.Dialect != "postgres" {
+	if db.Dialect() != "postgres" {
 		t.Skip("SQLite stores U+0000; the refusal is PostgreSQL's (set MESSAGER_TEST_DATABASE_URL)")
 	}
 	u := makeUsers(t, db, 2)

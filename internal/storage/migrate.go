@@ -67,7 +67,7 @@ func (d *DB) Migrate(ctx context.Context, opts ...MigrateOption) error {
 	fsys := o.files
 	if fsys == nil {
 		var err error
-		if fsys, err = migrations.FS(d.Dialect); err != nil {
+		if fsys, err = migrations.FS(d.dialect); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
@@ -94,7 +94,7 @@ func (d *DB) migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) (err err
 		return err
 	}
 	defer func() { err = s.end(ctx, err) }()
-	revs := &revisions{q: s.q(), dialect: d.Dialect}
+	revs := &revisions{q: s.q(), dialect: d.dialect}
 	if err := revs.createTable(ctx); err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func loadDir(fsys fs.FS) (*migrate.MemDir, error) {
 }
 
 func (d *DB) atlasDriver(q execQuerier) (migrate.Driver, error) {
-	if d.Dialect == dialect.SQLite {
+	if d.dialect == dialect.SQLite {
 		return sqlite.Open(q)
 	}
 	return postgres.Open(q)
@@ -195,13 +195,13 @@ func (d *DB) applyFile(ctx context.Context, s migrationSession, dir migrate.Dir,
 	}
 	start := time.Now()
 	log.Info("applying migration", "file", f.Name())
-	noTx := d.Dialect == dialect.Postgres && txModeNone(f)
+	noTx := d.dialect == dialect.Postgres && txModeNone(f)
 	var last *migrate.Revision
 	if noTx {
 		// Statements commit one by one and the executor records the
 		// progress itself, so a retry resumes after the last that
 		// succeeded.
-		err = d.execute(ctx, d.SQL, dir, f, before, &last)
+		err = d.execute(ctx, d.pool, dir, f, before, &last)
 	} else {
 		err = s.unit(ctx, func(q execQuerier) error { return d.execute(ctx, q, dir, f, before, &last) })
 	}
@@ -240,7 +240,7 @@ func (d *DB) execute(ctx context.Context, q execQuerier, dir migrate.Dir, f migr
 	if err != nil {
 		return err
 	}
-	revs := &revisions{q: q, dialect: d.Dialect, last: last}
+	revs := &revisions{q: q, dialect: d.dialect, last: last}
 	// The executor resumes a revision it finds, keeping its statement
 	// count; the file may have been fixed since it failed (a different
 	// count), so start over from a fresh revision when nothing of it

@@ -93,7 +93,7 @@ func hasTablesBesides(s *schema.Schema, name string) bool {
 // where it touches nothing: a private in-memory SQLite database, or for
 // PostgreSQL a schema of its own inside a transaction that is rolled back.
 func (d *DB) baselineSchema(ctx context.Context, baseline migrate.File) (*schema.Schema, error) {
-	if d.Dialect == dialect.SQLite {
+	if d.dialect == dialect.SQLite {
 		mem, err := sql.Open("sqlite", "file:messager_baseline?mode=memory")
 		if err != nil {
 			return nil, err
@@ -111,7 +111,7 @@ func (d *DB) baselineSchema(ctx context.Context, baseline migrate.File) (*schema
 		}
 		return drv.InspectSchema(ctx, "", nil)
 	}
-	tx, err := d.SQL.BeginTx(ctx, nil)
+	tx, err := d.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -31,10 +31,10 @@ type migrationSession interface {
 }
 
 func (d *DB) beginMigration(ctx context.Context) (migrationSession, error) {
-	if d.Dialect == dialect.SQLite {
-		return beginSQLiteMigration(ctx, d.SQL)
+	if d.dialect == dialect.SQLite {
+		return beginSQLiteMigration(ctx, d.pool)
 	}
-	return beginPostgresMigration(ctx, d.SQL)
+	return beginPostgresMigration(ctx, d.pool)
 }
 
 // migrationLockID is the PostgreSQL advisory lock key Migrate holds

@@ -133,7 +133,7 @@ type revisionRow struct {
 
 func readRevisions(t *testing.T, db *storage.DB) []revisionRow {
 	t.Helper()
-	rows, err := db.SQL.QueryContext(context.Background(), `SELECT version, type, applied, total, error, error_stmt, operator_version FROM schema_revisions ORDER BY version`)
+	rows, err := db.SQL().QueryContext(context.Background(), `SELECT version, type, applied, total, error, error_stmt, operator_version FROM schema_revisions ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func readRevisions(t *testing.T, db *storage.DB) []revisionRow {
 
 func executedAt(t *testing.T, db *storage.DB) []time.Time {
 	t.Helper()
-	rows, err := db.SQL.QueryContext(context.Background(), "SELECT executed_at FROM schema_revisions ORDER BY version")
+	rows, err := db.SQL().QueryContext(context.Background(), "SELECT executed_at FROM schema_revisions ORDER BY version")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func executedAt(t *testing.T, db *storage.DB) []time.Time {
 
 func columnExists(t *testing.T, db *storage.DB, table, column string) bool {
 	t.Helper()
-	rows, err := db.SQL.QueryContext(context.Background(), "SELECT "+column+" FROM "+table+" WHERE 1=0")
+	rows, err := db.SQL().QueryContext(context.Background(), "SELECT "+column+" FROM "+table+" WHERE 1=0")
 	if err != nil {
 		return false
 	}
@@ -208,7 +208,7 @@ func TestMigrate_FilesMatchEntSchema(t *testing.T) {
 		// drops left to hand-written contract migrations), written out
 		// instead of applied.
 		var diff bytes.Buffer
-		if err := db.Ent.Schema.WriteTo(ctx, &diff, entmigrate.WithDropIndex(true)); err != nil {
+		if err := db.Ent().Schema.WriteTo(ctx, &diff, entmigrate.WithDropIndex(true)); err != nil {
 			t.Fatal(err)
 		}
 		if diff.Len() > 0 {
@@ -230,7 +230,7 @@ func TestMigrate_FreshDatabaseThenNothingToDo(t *testing.T) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		files := embeddedFiles(t, db.Dialect)
+		files := embeddedFiles(t, db.Dialect())
 		first := readRevisions(t, db)
 		if len(first) != len(files)-1 { // minus atlas.sum
 			t.Fatalf("%d revisions for %d files: %+v", len(first), len(files)-1, first)
@@ -292,7 +292,7 @@ func TestMigrate_ConcurrentRunsTakeTurns(t *testing.T) {
 				t.Fatalf("migration %d: %v", i, err)
 			}
 		}
-		files := embeddedFiles(t, dbs[0].Dialect)
+		files := embeddedFiles(t, dbs[0].Dialect())
 		revs := readRevisions(t, dbs[0])
 		if len(revs) != len(files)-1 {
 			t.Fatalf("%d revisions for %d files: %+v", len(revs), len(files)-1, revs)
@@ -320,13 +320,13 @@ func TestMigrate_AdoptsAnAutoMigratedDatabase(t *testing.T) {
 			"INSERT INTO users (username, username_key, email, password_hash, usercode, created_at) VALUES ('Bob', 'bob', 'bob@example.com', 'x', 'BOB001', CURRENT_TIMESTAMP)",
 			"INSERT INTO messages (id, body, created_at, sender_id, to_id) SELECT '" + msgID(1) + "', 'hi', CURRENT_TIMESTAMP, a.id, b.id FROM users a, users b WHERE a.username = 'Ann' AND b.username = 'Bob'",
 		} {
-			if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+			if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
 				t.Fatal(err)
 			}
 		}
-		files := embeddedFiles(t, db.Dialect)
+		files := embeddedFiles(t, db.Dialect())
 		later := withFile(t, files, "29990101000000_add_nickname.sql",
-			"ALTER TABLE users ADD COLUMN nickname "+varchar(db.Dialect)+" NULL;\n")
+			"ALTER TABLE users ADD COLUMN nickname "+varchar(db.Dialect())+" NULL;\n")
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(later)); err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +353,7 @@ func TestMigrate_AdoptsAnAutoMigratedDatabase(t *testing.T) {
 			t.Fatalf("a user saved before adoption: %+v, %v", ann, err)
 		}
 		var messages int
-		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE sender_id = "+strconv.Itoa(ann.ID)).Scan(&messages); err != nil || messages != 1 {
+		if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE sender_id = "+strconv.Itoa(ann.ID)).Scan(&messages); err != nil || messages != 1 {
 			t.Fatalf("messages saved before adoption: %d, %v", messages, err)
 		}
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(later)); err != nil {
@@ -377,7 +377,7 @@ func autoMigrateAsBeforeVersioning(t *testing.T, db *storage.DB) {
 	}
 	baseline := map[string]map[string]bool{}
 	for _, table := range entmigrate.Tables {
-		rows, err := scratch.SQL.QueryContext(ctx, "SELECT * FROM "+table.Name+" WHERE 1=0")
+		rows, err := scratch.SQL().QueryContext(ctx, "SELECT * FROM "+table.Name+" WHERE 1=0")
 		if err != nil {
 			continue // a table added after the baseline
 		}
@@ -412,13 +412,13 @@ func autoMigrateAsBeforeVersioning(t *testing.T, db *storage.DB) {
 			return next.Diff(current, desired)
 		})
 	})
-	if err := db.Ent.Schema.Create(ctx, entmigrate.WithDropIndex(true), atBaseline); err != nil {
+	if err := db.Ent().Schema.Create(ctx, entmigrate.WithDropIndex(true), atBaseline); err != nil {
 		t.Fatal(err)
 	}
 	// Indexes the ent schema of that time had and ent/schema has dropped
 	// since: the plain index beside usercode's unique one (dropped by
 	// the drop_dup_usercode_index migration, which must find it).
-	if _, err := db.SQL.ExecContext(ctx, "CREATE INDEX user_usercode ON users (usercode)"); err != nil {
+	if _, err := db.SQL().ExecContext(ctx, "CREATE INDEX user_usercode ON users (usercode)"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -433,7 +433,7 @@ func TestMigrate_UsercodeHasOnlyItsUniqueIndex(t *testing.T) {
 		ctx := context.Background()
 		db := openDB(t, url)
 		// Up to the baseline first: it made both indexes.
-		if err := db.Migrate(ctx, storage.WithMigrationFiles(onlyBaseline(t, embeddedFiles(t, db.Dialect)))); err != nil {
+		if err := db.Migrate(ctx, storage.WithMigrationFiles(onlyBaseline(t, embeddedFiles(t, db.Dialect())))); err != nil {
 			t.Fatal(err)
 		}
 		if got := usercodeIndexes(t, db); len(got) != 2 {
@@ -457,13 +457,13 @@ func usercodeIndexes(t *testing.T, db *storage.DB) []string {
 		JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = x.indkey[0]
 		WHERE r.relname = 'users' AND x.indnatts = 1 AND a.attname = 'usercode' AND i.relnamespace = r.relnamespace
 		ORDER BY i.relname`
-	if db.Dialect == dialect.SQLite {
+	if db.Dialect() == dialect.SQLite {
 		q = `SELECT l.name, l."unique" FROM pragma_index_list('users') l
 			WHERE (SELECT count(*) FROM pragma_index_info(l.name)) = 1
 			AND (SELECT name FROM pragma_index_info(l.name)) = 'usercode'
 			ORDER BY l.name`
 	}
-	rows, err := db.SQL.QueryContext(context.Background(), q)
+	rows, err := db.SQL().QueryContext(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func TestMigrate_RefusesADatabaseItCannotAdopt(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL)"); err != nil {
+		if _, err := db.SQL().ExecContext(ctx, "CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL)"); err != nil {
 			t.Fatal(err)
 		}
 		err := db.Migrate(ctx)
@@ -521,7 +521,7 @@ func TestMigrate_OtherApplicationsTablesAreNotOurs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE other_app (id bigint PRIMARY KEY)"); err != nil {
+		if _, err := db.SQL().ExecContext(ctx, "CREATE TABLE other_app (id bigint PRIMARY KEY)"); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Migrate(ctx); err != nil {
@@ -542,7 +542,7 @@ func TestMigrate_RefusesAFileThatDoesNotMatchAtlasSum(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		files := embeddedFiles(t, db.Dialect)
+		files := embeddedFiles(t, db.Dialect())
 		base := baselineName(t, files)
 		edited := fstest.MapFS{}
 		for n, f := range files {
@@ -589,7 +589,7 @@ func TestMigrate_AddedColumnKeepsDataAndTheOldCodeWorking(t *testing.T) {
 		db := openDB(t, url)
 		// The files this binary's ent client was generated with: the
 		// "old code" below, for a database one file ahead of it.
-		old := embeddedFiles(t, db.Dialect)
+		old := embeddedFiles(t, db.Dialect())
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(old)); err != nil {
 			t.Fatal(err)
 		}
@@ -598,12 +598,12 @@ func TestMigrate_AddedColumnKeepsDataAndTheOldCodeWorking(t *testing.T) {
 			t.Fatal(err)
 		}
 		next := withFile(t, old, "29990101000000_add_nickname.sql",
-			"-- Modify \"users\" table\nALTER TABLE "+quote(db.Dialect, "users")+" ADD COLUMN "+quote(db.Dialect, "nickname")+" "+varchar(db.Dialect)+" NULL;\n")
+			"-- Modify \"users\" table\nALTER TABLE "+quote(db.Dialect(), "users")+" ADD COLUMN "+quote(db.Dialect(), "nickname")+" "+varchar(db.Dialect())+" NULL;\n")
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(next)); err != nil {
 			t.Fatal(err)
 		}
 		var nulls int
-		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE nickname IS NULL").Scan(&nulls); err != nil || nulls != 2 {
+		if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM users WHERE nickname IS NULL").Scan(&nulls); err != nil || nulls != 2 {
 			t.Fatalf("users with no nickname: %d, %v", nulls, err)
 		}
 		// The old code: reads what was there, writes new rows.
@@ -647,7 +647,7 @@ func TestMigrate_AFailedFileIsRecordedAndRetried(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		files := embeddedFiles(t, db.Dialect)
+		files := embeddedFiles(t, db.Dialect())
 		const name = "29990101000000_broken.sql"
 		broken := withFile(t, files, name, "ALTER TABLE users ADD COLUMN half bigint NULL;\nINSERT INTO no_such_table VALUES (1);\n")
 		for run := 1; run <= 2; run++ {
@@ -695,16 +695,16 @@ func TestMigrate_NonTransactionalFile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := openDB(t, url)
-		if db.Dialect != dialect.Postgres {
+		if db.Dialect() != dialect.Postgres {
 			t.Skip("PostgreSQL only")
 		}
-		files := withFile(t, embeddedFiles(t, db.Dialect), "29990101000000_email_index.sql",
+		files := withFile(t, embeddedFiles(t, db.Dialect()), "29990101000000_email_index.sql",
 			"-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY \"user_email\" ON \"users\" (\"email\");\n")
 		if err := db.Migrate(ctx, storage.WithMigrationFiles(files)); err != nil {
 			t.Fatal(err)
 		}
 		var n int
-		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM pg_indexes WHERE indexname = 'user_email'").Scan(&n); err != nil || n != 1 {
+		if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM pg_indexes WHERE indexname = 'user_email'").Scan(&n); err != nil || n != 1 {
 			t.Fatalf("index: %d, %v", n, err)
 		}
 	})

@@ -29,11 +29,13 @@ import (
 // callers can map them to 503 rather than 500.
 var ErrUnavailable = errors.New("database unavailable")
 
-// DB is an open database with its ent client.
+// DB is an open database. Its ent client, pool and dialect stay inside
+// storage: callers get what they need through methods (Users, Messages,
+// Writers, StatsCollector, Dialect), so SQL and dialect rules live here.
 type DB struct {
-	Ent     *ent.Client
-	SQL     *sql.DB
-	Dialect string
+	client  *ent.Client
+	pool    *sql.DB
+	dialect string
 	// schema caches a complete schema (CheckSchema).
 	schema schemaChecked
 }
@@ -104,7 +106,7 @@ func Open(ctx context.Context, rawURL, dataDir string, opts ...OpenOption) (*DB,
 		return nil, fmt.Errorf("connect to %s: %w", dia, err)
 	}
 	drv := entsql.OpenDB(dia, db)
-	return &DB{Ent: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia}, nil
+	return &DB{client: ent.NewClient(ent.Driver(drv)), pool: db, dialect: dia}, nil
 }
 
 func dsnFor(rawURL, dataDir string) (driver, dsn, dia string, err error) {
@@ -132,12 +134,16 @@ func dsnFor(rawURL, dataDir string) (driver, dsn, dia string, err error) {
 	return "sqlite", "file:" + path + "?" + q.Encode(), dialect.SQLite, nil
 }
 
+// Dialect names the database: "postgres" or "sqlite3" (ent's dialect
+// names), for messages to operators.
+func (d *DB) Dialect() string { return d.dialect }
+
 // Writers is how many goroutines should write messages (SaveBatch) at
 // once. SQLite runs one write transaction at a time, so a second writer
 // would only queue behind the first; PostgreSQL takes two, which keeps the
 // database busy while the other writer publishes.
 func (d *DB) Writers() int {
-	if d.Dialect == dialect.SQLite {
+	if d.dialect == dialect.SQLite {
 		return 1
 	}
 	return 2
@@ -146,16 +152,16 @@ func (d *DB) Writers() int {
 // StatsCollector exports the connection pool's statistics (database/sql's
 // DBStats) to Prometheus as the go_sql_* metrics, labelled db_name="messager".
 func (d *DB) StatsCollector() prometheus.Collector {
-	return collectors.NewDBStatsCollector(d.SQL, "messager")
+	return collectors.NewDBStatsCollector(d.pool, "messager")
 }
 
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error {
-	if err := d.SQL.PingContext(ctx); err != nil {
+	if err := d.pool.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
 }
 
 // Close closes the pool.
-func (d *DB) Close() error { return d.Ent.Close() }
+func (d *DB) Close() error { return d.client.Close() }

@@ -13,11 +13,11 @@ func TestDB_WritersFollowTheDatabase(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		db := openDB(t, url)
 		want := 2
-		if db.Dialect == dialect.SQLite {
+		if db.Dialect() == dialect.SQLite {
 			want = 1
 		}
 		if got := db.Writers(); got != want {
-			t.Fatalf("%s: %d writers, want %d", db.Dialect, got, want)
+			t.Fatalf("%s: %d writers, want %d", db.Dialect(), got, want)
 		}
 	})
 }
@@ -30,7 +30,7 @@ func TestDB_StatsCollectorExportsThePool(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(db.StatsCollector())
 		want := 40.0
-		if db.Dialect == dialect.SQLite {
+		if db.Dialect() == dialect.SQLite {
 			want = 4
 		}
 		mfs, err := reg.Gather()

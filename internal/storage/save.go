@@ -66,12 +66,12 @@ const (
 // it as already seen. Positions are taken under the users' row locks,
 // locked in id order so that concurrent batches never deadlock.
 func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) ([]Saved, error) {
-	tx, err := s.db.SQL.BeginTx(ctx, nil)
+	tx, err := s.db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	w := batchWriter{postgres: s.db.Dialect == dialect.Postgres, tx: tx, b: entsql.Dialect(s.db.Dialect)}
+	w := batchWriter{postgres: s.db.dialect == dialect.Postgres, tx: tx, b: entsql.Dialect(s.db.dialect)}
 
 	ids := make([]string, len(ms))
 	for i, m := range ms {

@@ -37,7 +37,7 @@ func (d *DB) CheckSchema(ctx context.Context) error {
 			// Unquoted: SQLite reads an unknown "quoted" name as a string.
 			cols[i] = c.Name
 		}
-		rows, err := d.SQL.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE 1=0`, strings.Join(cols, ", "), t.Name))
+		rows, err := d.pool.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE 1=0`, strings.Join(cols, ", "), t.Name))
 		if err == nil {
 			err = rows.Close()
 		}

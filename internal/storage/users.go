@@ -48,7 +48,7 @@ func (d *DB) Users() *Users { return &Users{db: d} }
 func (s *Users) Create(ctx context.Context, u NewUser) (User, error) {
 	if u.FirstAdmin {
 		// Once there is an admin nobody else becomes one: skip the lock.
-		hasAdmin, err := s.db.Ent.User.Query().Where(user.Admin(true)).Exist(ctx)
+		hasAdmin, err := s.db.client.User.Query().Where(user.Admin(true)).Exist(ctx)
 		if err != nil {
 			return User{}, classify(err)
 		}
@@ -56,7 +56,7 @@ func (s *Users) Create(ctx context.Context, u NewUser) (User, error) {
 			return s.createFirstAdmin(ctx, u)
 		}
 	}
-	return create(ctx, s.db.Ent.User, u)
+	return create(ctx, s.db.client.User, u)
 }
 
 // firstAdminLock is the PostgreSQL advisory lock key that serialises
@@ -69,7 +69,7 @@ const firstAdminLock = 0x6d736772
 // lock on PostgreSQL), so ids are taken in that order and two concurrent
 // first registrations can never both become admin.
 func (s *Users) createFirstAdmin(ctx context.Context, u NewUser) (_ User, err error) {
-	tx, err := s.db.Ent.Tx(ctx)
+	tx, err := s.db.client.Tx(ctx)
 	if err != nil {
 		return User{}, classify(err)
 	}
@@ -78,7 +78,7 @@ func (s *Users) createFirstAdmin(ctx context.Context, u NewUser) (_ User, err er
 			_ = tx.Rollback()
 		}
 	}()
-	if s.db.Dialect == dialect.Postgres {
+	if s.db.dialect == dialect.Postgres {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", firstAdminLock); err != nil {
 			return User{}, classify(err)
 		}
@@ -119,7 +119,7 @@ func create(ctx context.Context, c *ent.UserClient, u NewUser) (User, error) {
 
 // ByUsername finds an account by username, ignoring case, with its password hash.
 func (s *Users) ByUsername(ctx context.Context, username string) (User, string, error) {
-	row, err := s.db.Ent.User.Query().Where(user.UsernameKey(strings.ToLower(username))).Only(ctx)
+	row, err := s.db.client.User.Query().Where(user.UsernameKey(strings.ToLower(username))).Only(ctx)
 	if err != nil {
 		return User{}, "", classify(err)
 	}
@@ -128,7 +128,7 @@ func (s *Users) ByUsername(ctx context.Context, username string) (User, string, 
 
 // ByID finds an account by id.
 func (s *Users) ByID(ctx context.Context, id int) (User, error) {
-	row, err := s.db.Ent.User.Get(ctx, id)
+	row, err := s.db.client.User.Get(ctx, id)
 	if err != nil {
 		return User{}, classify(err)
 	}
@@ -138,7 +138,7 @@ func (s *Users) ByID(ctx context.Context, id int) (User, error) {
 // SetAdmin grants (admin true) or revokes the task monitor for the account
 // named username, ignoring case; an unknown username is ErrNotFound.
 func (s *Users) SetAdmin(ctx context.Context, username string, admin bool) (User, error) {
-	n, err := s.db.Ent.User.Update().Where(user.UsernameKey(strings.ToLower(username))).SetAdmin(admin).Save(ctx)
+	n, err := s.db.client.User.Update().Where(user.UsernameKey(strings.ToLower(username))).SetAdmin(admin).Save(ctx)
 	if err != nil {
 		return User{}, classify(err)
 	}
@@ -151,14 +151,14 @@ func (s *Users) SetAdmin(ctx context.Context, username string, admin bool) (User
 
 // IsAdmin reports whether account id is an admin; an unknown id is not.
 func (s *Users) IsAdmin(ctx context.Context, id int) (bool, error) {
-	ok, err := s.db.Ent.User.Query().Where(user.ID(id), user.Admin(true)).Exist(ctx)
+	ok, err := s.db.client.User.Query().Where(user.ID(id), user.Admin(true)).Exist(ctx)
 	return ok, classify(err)
 }
 
 // Admins lists the admin accounts, oldest first, and whether any account
 // exists at all.
 func (s *Users) Admins(ctx context.Context) (admins []User, anyAccount bool, err error) {
-	rows, err := s.db.Ent.User.Query().Where(user.Admin(true)).Order(ent.Asc(user.FieldID)).All(ctx)
+	rows, err := s.db.client.User.Query().Where(user.Admin(true)).Order(ent.Asc(user.FieldID)).All(ctx)
 	if err != nil {
 		return nil, false, classify(err)
 	}
@@ -168,13 +168,13 @@ func (s *Users) Admins(ctx context.Context) (admins []User, anyAccount bool, err
 	if len(admins) > 0 {
 		return admins, true, nil
 	}
-	anyAccount, err = s.db.Ent.User.Query().Exist(ctx)
+	anyAccount, err = s.db.client.User.Query().Exist(ctx)
 	return nil, anyAccount, classify(err)
 }
 
 // ByUsercode finds an account by its usercode.
 func (s *Users) ByUsercode(ctx context.Context, code string) (User, error) {
-	row, err := s.db.Ent.User.Query().Where(user.Usercode(code)).Only(ctx)
+	row, err := s.db.client.User.Query().Where(user.Usercode(code)).Only(ctx)
 	if err != nil {
 		return User{}, classify(err)
 	}
@@ -194,7 +194,7 @@ func (s *Users) ByUsernamePrefix(ctx context.Context, prefix string, excludeID, 
 		return nil, nil
 	}
 	upper := key[:len(key)-1] + string(key[len(key)-1]+1)
-	rows, err := s.db.Ent.User.Query().
+	rows, err := s.db.client.User.Query().
 		Where(user.UsernameKeyGTE(key), user.UsernameKeyLT(upper), user.IDNEQ(excludeID)).
 		Order(ent.Asc(user.FieldUsernameKey)).
 		Limit(limit).
@@ -232,17 +232,17 @@ func (s *Users) SetLastSeen(ctx context.Context, ids []int, at time.Time) error 
 	if len(ids) == 0 {
 		return nil
 	}
-	if s.db.Dialect != dialect.Postgres {
+	if s.db.dialect != dialect.Postgres {
 		// SQLite runs one writing transaction at a time (BEGIN
 		// IMMEDIATE): there is no order to keep.
-		return classify(s.db.Ent.User.Update().Where(user.IDIn(ids...)).SetLastSeenAt(at.UTC()).Exec(ctx))
+		return classify(s.db.client.User.Update().Where(user.IDIn(ids...)).SetLastSeenAt(at.UTC()).Exec(ctx))
 	}
 	sorted := make([]int64, len(ids))
 	for i, id := range ids {
 		sorted[i] = int64(id)
 	}
 	slices.Sort(sorted)
-	tx, err := s.db.SQL.BeginTx(ctx, nil)
+	tx, err := s.db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(err)
 	}
