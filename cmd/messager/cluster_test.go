@@ -58,6 +58,16 @@ type user struct {
 
 func call(t *testing.T, method, url, token string, body any) (int, []byte) {
 	t.Helper()
+	st, data, err := tryCall(method, url, token, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, data
+}
+
+// tryCall is call for goroutines other than the test's: it returns the
+// failure, since t.Fatal must be called from the test's own goroutine.
+func tryCall(method, url, token string, body any) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		data, _ := json.Marshal(body)
@@ -72,11 +82,11 @@ func call(t *testing.T, method, url, token string, body any) (int, []byte) {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
-	return res.StatusCode, data
+	return res.StatusCode, data, nil
 }
 
 func signUp(t *testing.T, p *testsupport.Process, name string) user {
@@ -99,13 +109,25 @@ func signUp(t *testing.T, p *testsupport.Process, name string) user {
 
 func send(t *testing.T, p *testsupport.Process, from user, to, body string) string {
 	t.Helper()
-	st, b := call(t, "POST", p.URL+"/api/v1/messages", from.token, map[string]string{"body": body, "to": to})
+	id, err := trySend(p, from, to, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// trySend is send for goroutines other than the test's (see tryCall).
+func trySend(p *testsupport.Process, from user, to, body string) (string, error) {
+	st, b, err := tryCall("POST", p.URL+"/api/v1/messages", from.token, map[string]string{"body": body, "to": to})
+	if err != nil {
+		return "", err
+	}
 	if st != 202 {
-		t.Fatalf("send: %d %s", st, b)
+		return "", fmt.Errorf("send: %d %s", st, b)
 	}
 	var sr struct{ Message struct{ ID string } }
 	_ = json.Unmarshal(b, &sr)
-	return sr.Message.ID
+	return sr.Message.ID, nil
 }
 
 // listen opens a WebSocket for u on p and returns a channel of message ids.
@@ -357,13 +379,19 @@ func burstAndKill(c *cluster, api *testsupport.Process, from, to user, victim *t
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 
 	ids := make(chan string, n)
+	sendErrs := make(chan error, senders)
 	var wg sync.WaitGroup
 	for s := 0; s < senders; s++ {
 		wg.Add(1)
 		go func(s int) {
 			defer wg.Done()
 			for i := s; i < n; i += senders {
-				ids <- send(t, api, from, to.code, fmt.Sprintf("%s %d", label, i))
+				id, err := trySend(api, from, to.code, fmt.Sprintf("%s %d", label, i))
+				if err != nil {
+					sendErrs <- err
+					return
+				}
+				ids <- id
 			}
 		}(s)
 	}
@@ -375,6 +403,10 @@ func burstAndKill(c *cluster, api *testsupport.Process, from, to user, victim *t
 	victim.Kill(t)
 	wg.Wait()
 	close(ids)
+	close(sendErrs)
+	for err := range sendErrs {
+		t.Fatal(err)
+	}
 	want = map[string]bool{}
 	for id := range ids {
 		want[id] = true

@@ -21,15 +21,22 @@ func BenchmarkSessionLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	check := func(got auth.Principal, err error) {
+	// check reports a wrong lookup with Errorf, not Fatalf: RunParallel
+	// calls it from goroutines of its own, where FailNow must not be called.
+	check := func(b *testing.B, got auth.Principal, err error) bool {
 		if err != nil || got != p {
-			b.Fatalf("Lookup = %+v, %v", got, err)
+			b.Errorf("Lookup = %+v, %v", got, err)
+			return false
 		}
+		return true
 	}
 	b.Run("mode=serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			check(sessions.Lookup(ctx, token, time.Hour))
+			got, err := sessions.Lookup(ctx, token, time.Hour)
+			if !check(b, got, err) {
+				b.FailNow()
+			}
 		}
 	})
 	b.Run("mode=parallel", func(b *testing.B) {
@@ -37,7 +44,10 @@ func BenchmarkSessionLookup(b *testing.B) {
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				check(sessions.Lookup(ctx, token, time.Hour))
+				got, err := sessions.Lookup(ctx, token, time.Hour)
+				if !check(b, got, err) {
+					return
+				}
 			}
 		})
 	})
