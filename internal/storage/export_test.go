@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"database/sql"
 	"io/fs"
 
@@ -23,3 +24,13 @@ func (d *DB) SQL() *sql.DB { return d.pool }
 // Ent is the ent client, for storage's own tests (bulk inserts, ent's
 // auto-migration of old releases).
 func (d *DB) Ent() *ent.Client { return d.client }
+
+// Save writes m and its recipient rows in one transaction, idempotently:
+// SaveBatch of one message, which the worker never calls alone.
+func (s *Messages) Save(ctx context.Context, m NewMessage) (Saved, error) {
+	saved, err := s.SaveBatch(ctx, []NewMessage{m})
+	if err != nil {
+		return Saved{}, err
+	}
+	return saved[0], nil
+}

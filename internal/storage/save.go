@@ -38,16 +38,6 @@ type Saved struct {
 	Audience []Position
 }
 
-// Save writes m and its recipient rows in one transaction, idempotently;
-// see SaveBatch.
-func (s *Messages) Save(ctx context.Context, m NewMessage) (Saved, error) {
-	saved, err := s.SaveBatch(ctx, []NewMessage{m})
-	if err != nil {
-		return Saved{}, err
-	}
-	return saved[0], nil
-}
-
 // Chunks keep multi-row statements well under SQLite's 32,766 and
 // PostgreSQL's 65,535 bind parameters.
 const (
