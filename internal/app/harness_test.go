@@ -74,7 +74,7 @@ func startAppOpts(t *testing.T, mode Mode, b backends, opts func(*Options), muta
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Config: cfg, Mode: mode, Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: auth.NewFastArgon2id()}
+	o := Options{Config: cfg, Mode: mode, Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: newFastHasher()}
 	opts(&o)
 	a, err := New(context.Background(), o)
 	if err != nil {

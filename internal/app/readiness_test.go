@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/messager/messager/internal/auth"
 	"github.com/messager/messager/internal/config"
 	"github.com/messager/messager/internal/testenv"
 )
@@ -26,7 +25,7 @@ func TestReady_UnmigratedDatabaseIs503NotMigrated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(context.Background(), Options{Config: cfg, Mode: ModeAPI, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: auth.NewFastArgon2id()})
+	a, err := New(context.Background(), Options{Config: cfg, Mode: ModeAPI, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: newFastHasher()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func TestReady_SchemaMissingTheNewestColumnIsNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := New(context.Background(), Options{Config: &cfg, Mode: ModeAPI, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: auth.NewFastArgon2id()})
+	a2, err := New(context.Background(), Options{Config: &cfg, Mode: ModeAPI, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listener: ln, PasswordHasher: newFastHasher()})
 	if err != nil {
 		t.Fatal(err)
 	}

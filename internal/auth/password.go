@@ -26,13 +26,6 @@ func NewArgon2id() *Argon2id {
 	return &Argon2id{params: p, dummy: dummy}
 }
 
-// NewFastArgon2id is for tests only: same algorithm, minimal cost.
-func NewFastArgon2id() *Argon2id {
-	p := &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-	dummy, _ := argon2id.CreateHash("messager-dummy-password", p)
-	return &Argon2id{params: p, dummy: dummy}
-}
-
 // Hash returns a salted PHC-format hash.
 func (a *Argon2id) Hash(password string) (string, error) {
 	return argon2id.CreateHash(password, a.params)
