@@ -350,10 +350,7 @@ func (p *browserPage) screenshot() ([]byte, error) {
 	return chromedp.Run(ctx, chromedp.CaptureScreenshot())
 }
 
-var (
-	shotDirOnce sync.Once
-	shotDir     string
-)
+var shotDirOnce sync.Once
 
 // screenshotDir is MESSAGER_E2E_SCREENSHOTS, or else a temporary directory
 // that disappears with the test (set the variable to keep the pictures).

@@ -52,11 +52,3 @@ func TestTracing_MessageTraceSpansAPIWorkerAndPush(t *testing.T) {
 		}
 	}
 }
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
