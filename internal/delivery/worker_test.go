@@ -152,7 +152,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 	if n := pub.count("01a21a36-0000-7000-8000-000000000009"); n != 2 {
 		t.Fatalf("published %d times, want 2 (the same id each time)", n)
 	}
-	if n := countRecipients(t, db); n != 1 {
+	if n := mustCount(t, db.Messages().CountRecipients); n != 1 {
 		t.Fatalf("%d recipient rows, want 1", n)
 	}
 	// Another message with the same client_id is a duplicate send: dropped.
@@ -161,7 +161,7 @@ func TestWorker_HandleDeliverIsIdempotent(t *testing.T) {
 	if err := w.HandleDeliver(context.Background(), asynq.NewTask(TypeDeliver, dup)); err != nil {
 		t.Fatal(err)
 	}
-	if n := countMessages(t, db); n != 1 {
+	if n := mustCount(t, db.Messages().Count); n != 1 {
 		t.Fatalf("%d messages stored, want 1: the duplicate client_id was stored", n)
 	}
 }
@@ -209,10 +209,10 @@ func TestWorker_HandleDeliverBatch(t *testing.T) {
 	if n1, n3 := pub.count(id(1)), pub.count(id(3)); (n1 == 0) == (n3 == 0) {
 		t.Errorf("messages 1 and 3 (same client_id) published %d and %d times: want exactly one of them", n1, n3)
 	}
-	if n := countMessages(t, db); n != 3 {
+	if n := mustCount(t, db.Messages().Count); n != 3 {
 		t.Errorf("%d messages stored, want 3 (the duplicate client_id dropped)", n)
 	}
-	if n := countRecipients(t, db); n != 4 {
+	if n := mustCount(t, db.Messages().CountRecipients); n != 4 {
 		t.Errorf("%d recipient rows, want 4 (two DMs, a broadcast to two)", n)
 	}
 	// Both runs are in the messages-per-task histogram, on the first
@@ -332,7 +332,7 @@ func TestWorker_RefusedMessageDoesNotPoisonItsBatch(t *testing.T) {
 			t.Errorf("message %d published %d times, want %d", i, n, want)
 		}
 	}
-	if n := countMessages(t, db); n != 5 {
+	if n := mustCount(t, db.Messages().Count); n != 5 {
 		t.Errorf("%d messages stored, want 5", n)
 	}
 	if len(requeue.ids) != 1 || requeue.ids[0] != id(3) {
@@ -355,18 +355,10 @@ func countOf(ids []int, id int) (n int) {
 	return n
 }
 
-func countMessages(t *testing.T, db *storage.DB) int {
+// mustCount is what count (Messages.Count, Messages.CountRecipients) says.
+func mustCount(t *testing.T, count func(context.Context) (int, error)) int {
 	t.Helper()
-	n, err := db.Messages().Count(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func countRecipients(t *testing.T, db *storage.DB) int {
-	t.Helper()
-	n, err := db.Messages().CountRecipients(context.Background())
+	n, err := count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
