@@ -23,3 +23,30 @@ func TestQueues_MaintenanceIsDeprecatedButStillLoads(t *testing.T) {
 		t.Fatalf("maintenance: 500 = %v, want it refused, naming the field", err)
 	}
 }
+
+// In sentinel and cluster modes spec.redis.url carries the credentials,
+// database and TLS (storage.OpenRedis); a URL it cannot use is refused at
+// validation, naming the field, not at the first connection.
+func TestValidate_RedisURLInSentinelAndClusterModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode, url string
+		ok        bool
+	}{
+		{"sentinel", "redis://:secret@ignored/2", true},
+		{"sentinel", "rediss://user:secret@ignored", true},
+		{"sentinel", "http://ignored", false},
+		{"cluster", "redis://:secret@ignored", true},
+		{"cluster", "redis://:secret@ignored/0", true},
+		{"cluster", "redis://:secret@ignored/3", false},
+	} {
+		c := Default()
+		c.Spec.Redis = Redis{Mode: tc.mode, URL: tc.url, Addrs: []string{"10.0.0.1:26379"}, MasterName: "mymaster"}
+		err := c.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("%s %s: %v", tc.mode, tc.url, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "spec.redis.url")) {
+			t.Errorf("%s %s: %v, want it refused, naming spec.redis.url", tc.mode, tc.url, err)
+		}
+	}
+}

@@ -88,6 +88,21 @@ func (c *Config) Validate() error {
 				v.add("spec.redis.url", "must be redis://[:password@]host:port/db")
 			}
 		}
+	case RedisSentinel, RedisCluster:
+		// The URL carries only credentials, database and TLS here; its
+		// host is ignored (the nodes are spec.redis.addrs).
+		if s.Redis.URL != "" {
+			p, err := url.Parse(s.Redis.URL)
+			switch {
+			case err != nil || (p.Scheme != "redis" && p.Scheme != "rediss"):
+				v.add("spec.redis.url", "must be redis[s]://[user:password@]host/db: in sentinel and cluster modes it carries the credentials, database and TLS; the nodes are spec.redis.addrs")
+			case s.Redis.Mode == RedisCluster && strings.Trim(p.Path, "/") != "" && strings.Trim(p.Path, "/") != "0":
+				v.add("spec.redis.url", "must name database 0 or none: Redis Cluster has database 0 only")
+			}
+		}
+	}
+	switch s.Redis.Mode {
+	case RedisStandalone:
 	case RedisSentinel:
 		if s.Redis.MasterName == "" {
 			v.add("spec.redis.masterName", "is required when mode is sentinel")
