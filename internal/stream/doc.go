@@ -5,9 +5,11 @@
 //
 // A connection that passes the last message id it saw (?after=, or
 // Last-Event-ID for SSE) first gets every later message replayed from the
-// database and then goes live with no gap and no duplicate at the seam:
-// live events are held back while the replay runs and the replayed ids are
-// skipped when they arrive live too.
+// database (the Replayer) and then goes live with no gap and no duplicate
+// at the seam: live events queue while the replay runs, and a per-stream
+// sequencer (order.go) writes message frames in the order of the user's
+// mailbox positions, drops a position already written (replayed, or
+// published twice) and fills a gap it sees from the database.
 //
 // The package never decides who receives what: every event arrives with its
 // audience already named (events.Envelope).
