@@ -62,28 +62,18 @@ func (a *App) unitsInOrder() []unit {
 	}
 	if a.admin != nil {
 		us = append(us, a.serverUnit("admin listener", a.admin, func() (net.Listener, error) {
-			ln := a.opts.MetricsListener
-			if ln == nil {
-				var err error
-				if ln, err = net.Listen("tcp", a.cfg.Spec.Observability.MetricsAddr); err != nil {
-					return nil, fmt.Errorf("listen on %s (spec.observability.metricsAddr): %w", a.cfg.Spec.Observability.MetricsAddr, err)
-				}
+			ln, err := listen(a.opts.MetricsListener, a.cfg.Spec.Observability.MetricsAddr, " (spec.observability.metricsAddr)")
+			if err == nil {
+				a.adminLn = ln
+				a.logger.Info("metrics and profiles served on the admin listener only", "addr", ln.Addr().String())
 			}
-			a.adminLn = ln
-			a.logger.Info("metrics and profiles served on the admin listener only", "addr", ln.Addr().String())
-			return ln, nil
+			return ln, err
 		}, nil))
 	}
 	us = append(us, a.serverUnit("http server", a.srv, func() (net.Listener, error) {
-		ln := a.opts.Listener
-		if ln == nil {
-			var err error
-			if ln, err = net.Listen("tcp", a.cfg.Spec.HTTP.Addr); err != nil {
-				return nil, fmt.Errorf("listen on %s: %w", a.cfg.Spec.HTTP.Addr, err)
-			}
-		}
+		ln, err := listen(a.opts.Listener, a.cfg.Spec.HTTP.Addr, "")
 		a.listener = ln
-		return ln, nil
+		return ln, err
 	}, func() {
 		if a.hub != nil {
 			// Shutdown closed every stream (RegisterOnShutdown); WebSocket
@@ -92,6 +82,19 @@ func (a *App) unitsInOrder() []unit {
 		}
 	}))
 	return us
+}
+
+// listen returns given when set (tests hand in their own listener), else
+// a listener on addr; field names the config field addr came from.
+func listen(given net.Listener, addr, field string) (net.Listener, error) {
+	if given != nil {
+		return given, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s%s: %w", addr, field, err)
+	}
+	return ln, nil
 }
 
 // serverUnit serves srv on the listener listen returns; stopping it stops
