@@ -15,7 +15,10 @@ func (a *App) errorClassifier() *httpapi.Classifier {
 	c := &httpapi.Classifier{}
 	auth.RegisterErrors(c)
 	messaging.RegisterErrors(c)
-	c.Dependency("redis", storage.IsRedisDown)
+	// The database first: storage marks its outages ErrUnavailable, and a
+	// dropped database connection can wrap the same EOF a dropped Redis
+	// connection returns bare.
 	c.Dependency("the database", func(err error) bool { return errors.Is(err, storage.ErrUnavailable) })
+	c.Dependency("redis", storage.IsRedisDown)
 	return c
 }
