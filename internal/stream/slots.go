@@ -6,15 +6,10 @@ import (
 	"time"
 )
 
-// Reasons the hub ends a stream from outside its writer, beside closeSlow
-// and closeGoingAway (hub.go); the values stay clear of that list.
-const (
-	// closeSessionEnded: the session the stream was opened with was logged
-	// out, deleted or expired (WebSocket close 4001).
-	closeSessionEnded int32 = 16 + iota
-	// closeProtocolError: the client broke RFC 6455 (WebSocket close 1002).
-	closeProtocolError
-)
+// closeSessionEnded is the reason the hub ends a stream whose session was
+// logged out, deleted or expired (WebSocket close 4001), beside closeSlow
+// and closeGoingAway (hub.go); its value stays clear of that list.
+const closeSessionEnded int32 = 16
 
 // closeGrace is how long a stream the server closes may still spend
 // writing: a healthy client takes its last frames and the close in far
