@@ -20,6 +20,6 @@ func (a *App) usersHandler(store *storage.Users, authn *auth.Authenticator, errs
 
 // typingHandler serves /api/v1/typing: ephemeral typing events for DMs.
 func (a *App) typingHandler(store *storage.Users, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	svc := typing.NewService(messaging.NewCachedUsers(store, 10_000), typing.NewRedisGate(a.rdb), a.bus)
+	svc := typing.NewService(messaging.NewCachedUsers(store, typingCacheSize), typing.NewRedisGate(a.rdb), a.bus)
 	return typing.MakeHandler(svc, authn, errs)
 }

@@ -24,6 +24,9 @@ const (
 	// recipientCacheSize is how many usercode → user lookups the send
 	// path keeps (an LRU in front of the database).
 	recipientCacheSize = 100_000
+	// typingCacheSize is the same for typing signals, which name their
+	// recipient by usercode too; a miss costs one indexed lookup.
+	typingCacheSize = 10_000
 	// maxHistoryPage caps a history page's ?limit=.
 	maxHistoryPage = 200
 )
