@@ -7,6 +7,8 @@ import (
 	"github.com/messager/messager/internal/httpapi"
 	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/storage"
+	"github.com/messager/messager/internal/typing"
+	"github.com/messager/messager/internal/users"
 )
 
 // errorClassifier is the process's one error → HTTP status mapping,
@@ -15,6 +17,8 @@ func (a *App) errorClassifier() *httpapi.Classifier {
 	c := &httpapi.Classifier{}
 	auth.RegisterErrors(c)
 	messaging.RegisterErrors(c)
+	users.RegisterErrors(c)
+	typing.RegisterErrors(c)
 	// The database first: storage marks its outages ErrUnavailable, and a
 	// dropped database connection can wrap the same EOF a dropped Redis
 	// connection returns bare.

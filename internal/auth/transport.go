@@ -27,7 +27,7 @@ type HandlerOptions struct {
 // page on another site could sign the browser in to an account of the
 // attacker's choosing (login CSRF).
 func MakeHandler(s Service, authn *Authenticator, o HandlerOptions) http.Handler {
-	opts := httpapi.KitOptions(o.Errors.Problem)
+	opts := httpapi.KitOptions(o.Errors)
 	register := kithttp.NewServer(makeRegisterEndpoint(s), decodeRegister(o.TrustedProxies), encodeStatus(http.StatusCreated), opts...)
 	login := kithttp.NewServer(makeLoginEndpoint(s), decodeLogin(o.TrustedProxies), encodeLogin(o.TrustedProxies), opts...)
 	logout := kithttp.NewServer(makeLogoutEndpoint(s), kithttp.NopRequestDecoder, encodeLogout(o.TrustedProxies), opts...)

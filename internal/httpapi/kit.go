@@ -13,14 +13,15 @@ const requestKey kitKey = iota
 
 // KitOptions are the go-kit server options every service transport uses:
 // the request is kept in the context (for encoders that need it), and an
-// error is answered as the problem toProblem makes of it.
-func KitOptions(toProblem func(error) *Problem) []kithttp.ServerOption {
+// error is answered with WriteProblem as errs classifies it, so the kit
+// error encoder is the one every endpoint shares.
+func KitOptions(errs *Classifier) []kithttp.ServerOption {
 	return []kithttp.ServerOption{
 		kithttp.ServerBefore(func(ctx context.Context, r *http.Request) context.Context {
 			return context.WithValue(ctx, requestKey, r)
 		}),
 		kithttp.ServerErrorEncoder(func(ctx context.Context, err error, w http.ResponseWriter) {
-			WriteProblem(w, RequestFrom(ctx), toProblem(err))
+			WriteProblem(w, RequestFrom(ctx), errs.Problem(err))
 		}),
 	}
 }

@@ -17,7 +17,7 @@ import (
 // an authenticated caller. errs answers every error and must have
 // messaging's and auth's errors registered (RegisterErrors).
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := httpapi.KitOptions(errs.Problem)
+	opts := httpapi.KitOptions(errs)
 	send := kithttp.NewServer(makeSendEndpoint(s), decodeSend, encodeSend, opts...)
 	list := kithttp.NewServer(makeListEndpoint(s), decodeList, encodeOK, opts...)
 	unread := kithttp.NewServer(makeUnreadEndpoint(s), kithttp.NopRequestDecoder, encodeOK, opts...)

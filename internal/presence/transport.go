@@ -15,7 +15,7 @@ import (
 // an authenticated caller. Presence has no domain errors of its own: errs
 // answers a dependency's, or auth's (registered by auth.RegisterErrors).
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := httpapi.KitOptions(errs.Problem)
+	opts := httpapi.KitOptions(errs)
 	online := kithttp.NewServer(makeOnlineEndpoint(s), kithttp.NopRequestDecoder, func(_ context.Context, w http.ResponseWriter, res any) error {
 		return httpapi.WriteJSON(w, http.StatusOK, res)
 	}, opts...)

@@ -13,11 +13,7 @@ type typingRequest struct {
 }
 
 func makeTypingEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		return nil, s.Typing(ctx, p, request.(typingRequest).To)
-	}
+	})
 }

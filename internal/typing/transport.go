@@ -2,7 +2,6 @@ package typing
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -13,9 +12,10 @@ import (
 )
 
 // MakeHandler returns the route POST /api/v1/typing (mounted there); it
-// needs an authenticated caller.
+// needs an authenticated caller. errs answers every error and must have
+// typing's and auth's errors registered (RegisterErrors).
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := httpapi.KitOptions(func(err error) *httpapi.Problem { return problemFor(err, errs) })
+	opts := httpapi.KitOptions(errs)
 	typing := kithttp.NewServer(makeTypingEndpoint(s), decodeTyping, func(_ context.Context, w http.ResponseWriter, _ any) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -34,13 +34,8 @@ func decodeTyping(_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-// problemFor is the one place the package's errors become statuses.
-func problemFor(err error, errs *httpapi.Classifier) *httpapi.Problem {
-	switch {
-	case errors.Is(err, ErrUnknownRecipient):
-		return httpapi.NewProblem(http.StatusNotFound, "no user has that usercode")
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return httpapi.NewProblem(http.StatusUnauthorized, "sign in first")
-	}
-	return errs.Problem(err)
+// RegisterErrors registers with c the statuses typing's domain errors are
+// answered with. The process calls it once, at assembly.
+func RegisterErrors(c *httpapi.Classifier) {
+	c.Is(ErrUnknownRecipient, http.StatusNotFound, "no user has that usercode")
 }

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"errors"
 
 	"github.com/go-kit/kit/endpoint"
 
@@ -15,27 +16,23 @@ type searchResponse struct {
 }
 
 func makeSearchEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		people, err := s.Search(ctx, p, request.(searchRequest).Q)
+		var rl *auth.RateLimitedError
+		if errors.As(err, &rl) {
+			return nil, &searchLimitedError{retryAfter: rl.RetryAfter}
+		}
 		if err != nil {
 			return nil, err
 		}
 		return searchResponse{Users: people}, nil
-	}
+	})
 }
 
 type getRequest struct{ Usercode string }
 
 func makeGetEndpoint(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		p, ok := auth.PrincipalFrom(ctx)
-		if !ok {
-			return nil, auth.ErrUnauthenticated
-		}
+	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		return s.Get(ctx, p, request.(getRequest).Usercode)
-	}
+	})
 }

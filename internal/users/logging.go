@@ -9,19 +9,21 @@ import (
 	"github.com/messager/messager/internal/validation"
 )
 
+// loggingService logs failures, embedding Service as every decorator
+// does so that a method added to Service passes through.
 type loggingService struct {
 	logger *slog.Logger
-	next   Service
+	Service
 }
 
 // NewLoggingService logs failures that are not the caller's; successful
 // calls are in the access log.
 func NewLoggingService(logger *slog.Logger, s Service) Service {
-	return &loggingService{logger: logger.With("service", "users"), next: s}
+	return &loggingService{logger: logger.With("service", "users"), Service: s}
 }
 
 func (s *loggingService) Search(ctx context.Context, caller auth.Principal, q string) ([]Person, error) {
-	people, err := s.next.Search(ctx, caller, q)
+	people, err := s.Service.Search(ctx, caller, q)
 	if failed(err) {
 		s.logger.WarnContext(ctx, "search users", "user_id", caller.UserID, "err", err)
 	}
@@ -29,7 +31,7 @@ func (s *loggingService) Search(ctx context.Context, caller auth.Principal, q st
 }
 
 func (s *loggingService) Get(ctx context.Context, caller auth.Principal, usercode string) (Person, error) {
-	p, err := s.next.Get(ctx, caller, usercode)
+	p, err := s.Service.Get(ctx, caller, usercode)
 	if failed(err) {
 		s.logger.WarnContext(ctx, "get user", "user_id", caller.UserID, "err", err)
 	}

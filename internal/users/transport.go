@@ -2,8 +2,9 @@ package users
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -13,9 +14,10 @@ import (
 )
 
 // MakeHandler returns the routes under /api/v1/users; every route needs
-// an authenticated caller.
+// an authenticated caller. errs answers every error and must have users'
+// and auth's errors registered (RegisterErrors).
 func MakeHandler(s Service, authn *auth.Authenticator, errs *httpapi.Classifier) http.Handler {
-	opts := httpapi.KitOptions(func(err error) *httpapi.Problem { return problemFor(err, errs) })
+	opts := httpapi.KitOptions(errs)
 	search := kithttp.NewServer(makeSearchEndpoint(s), decodeSearch, encodeOK, opts...)
 	get := kithttp.NewServer(makeGetEndpoint(s), decodeGet, encodeOK, opts...)
 
@@ -38,18 +40,23 @@ func encodeOK(_ context.Context, w http.ResponseWriter, response any) error {
 	return httpapi.WriteJSON(w, http.StatusOK, response)
 }
 
-// problemFor is the one place the package's errors become statuses.
-func problemFor(err error, errs *httpapi.Classifier) *httpapi.Problem {
-	var rl *auth.RateLimitedError
-	switch {
-	case errors.As(err, &rl):
+// RegisterErrors registers with c the statuses users' domain errors are
+// answered with. The process calls it once, at assembly.
+func RegisterErrors(c *httpapi.Classifier) {
+	c.Match(httpapi.As(func(rl *searchLimitedError) *httpapi.Problem {
 		p := httpapi.NewProblem(http.StatusTooManyRequests, "too many searches; wait a moment and search again")
-		p.RetryAfter = rl.RetryAfter
+		p.RetryAfter = rl.retryAfter
 		return p
-	case errors.Is(err, ErrNotFound):
-		return httpapi.NewProblem(http.StatusNotFound, "no user has that usercode")
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return httpapi.NewProblem(http.StatusUnauthorized, "sign in first")
-	}
-	return errs.Problem(err)
+	}))
+	c.Is(ErrNotFound, http.StatusNotFound, "no user has that usercode")
+}
+
+// searchLimitedError is Search's rate limit as people searching are told
+// of it. Search reports the limit as an *auth.RateLimitedError, which auth
+// answers with its sign-in advice, so the search endpoint turns it into
+// this error of its own; it does not unwrap, so auth's answer cannot win.
+type searchLimitedError struct{ retryAfter time.Duration }
+
+func (e *searchLimitedError) Error() string {
+	return fmt.Sprintf("too many searches, retry in %s", e.retryAfter.Round(time.Second))
 }
