@@ -61,9 +61,7 @@ func (a *App) mountOps(r chi.Router) {
 func (a *App) adminRouter() http.Handler {
 	r := chi.NewRouter()
 	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, a.httpMetrics), httpapi.Recover)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
-	})
+	r.NotFound(httpapi.NotFound)
 	a.mountOps(r)
 	a.httpMetrics.Precreate(r)
 	return r

@@ -32,14 +32,12 @@ func (a *App) baseRouter() chi.Router {
 	// the body deadline comes before anything reads the body.
 	r.Use(httpapi.WithRequestID, httpapi.RefuseUnknownMethods, httpapi.AccessLog(a.logger, a.httpMetrics), httpapi.Recover,
 		httpapi.BodyReadTimeout(a.cfg.Spec.HTTP.ReadTimeout.D()), httpapi.LimitBody, httpapi.ExtractTrace, httpapi.AnswerOptions("/api/", methods))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
-	})
+	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		if allow := methods.Allow(r.URL.Path); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+		httpapi.MethodNotAllowed(w, r)
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -109,12 +107,10 @@ func (a *App) apiRouter(api *apiServices) http.Handler {
 	r.Mount("/api/v1/typing", api.typing)
 	r.With(authn.Require).Get("/api/v1/stream", api.streams.WebSocket)
 	r.With(authn.Require).Get("/api/v1/events", api.streams.Events)
-	r.HandleFunc("/api/*", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusNotFound, "no such resource: "+r.URL.Path))
-	})
+	r.HandleFunc("/api/*", httpapi.NotFound)
 	if spec.Observability.Asynqmon.Enabled {
 		// A signed-out browser is sent to sign in and brought back.
-		a.mountTaskMonitor(r, authn.RequireOrSignIn("/"), a.requireAdmin(api.admins))
+		a.mountTaskMonitor(r, authn.RequireOrSignIn("/"), a.requireAdmin(api.admins, api.errs))
 	}
 	r.Handle("/*", web.Handler())
 	a.httpMetrics.Precreate(r)
@@ -130,8 +126,7 @@ type adminStore interface {
 // the database on every request, so `messager admin revoke` takes effect
 // at once. The task monitor shows and deletes everyone's pending
 // messages, and asynqmon has no access control of its own.
-func (a *App) requireAdmin(users adminStore) func(http.Handler) http.Handler {
-	errs := a.errorClassifier()
+func (a *App) requireAdmin(users adminStore, errs *httpapi.Classifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, _ := auth.PrincipalFrom(r.Context())

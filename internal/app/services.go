@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/messager/messager/internal/auth"
+	"github.com/messager/messager/internal/config"
 	"github.com/messager/messager/internal/httpapi"
 	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/presence"
@@ -27,8 +28,6 @@ const (
 	// typingCacheSize is the same for typing signals, which name their
 	// recipient by usercode too; a miss costs one indexed lookup.
 	typingCacheSize = 10_000
-	// maxHistoryPage caps a history page's ?limit=.
-	maxHistoryPage = 200
 )
 
 // apiServices are the API's services and handlers, each built once by
@@ -79,7 +78,7 @@ func (a *App) buildAPI() *apiServices {
 	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
 
 	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, recipientCacheSize), a.tracker, messages, a.groupEnqueuer(), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
-		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: maxHistoryPage,
+		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: config.MaxHistoryPageSize,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))
 
