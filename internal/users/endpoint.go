@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"errors"
 
 	"github.com/go-kit/kit/endpoint"
 
@@ -18,10 +17,6 @@ type searchResponse struct {
 func makeSearchEndpoint(s Service) endpoint.Endpoint {
 	return auth.RequirePrincipal(func(ctx context.Context, p auth.Principal, request any) (any, error) {
 		people, err := s.Search(ctx, p, request.(searchRequest).Q)
-		var rl *auth.RateLimitedError
-		if errors.As(err, &rl) {
-			return nil, &searchLimitedError{retryAfter: rl.RetryAfter}
-		}
 		if err != nil {
 			return nil, err
 		}

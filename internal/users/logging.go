@@ -41,6 +41,6 @@ func (s *loggingService) Get(ctx context.Context, caller auth.Principal, usercod
 // failed reports errors worth a log line: not bad input, not a limit.
 func failed(err error) bool {
 	var v validation.Errors
-	var rl *auth.RateLimitedError
+	var rl *SearchLimitedError
 	return err != nil && !errors.Is(err, ErrNotFound) && !errors.As(err, &v) && !errors.As(err, &rl)
 }

@@ -39,13 +39,26 @@ type Person struct {
 	LastSeen *time.Time `json:"last_seen"`
 }
 
+// SearchLimitedError is Search's answer to a caller over
+// SearchesPerMinute. It is users' own error, not the limiter's
+// *auth.RateLimitedError (which auth answers with sign-in advice), and it
+// does not unwrap to it, so the search's own answer is the one given.
+type SearchLimitedError struct {
+	// RetryAfter is when the caller may search again.
+	RetryAfter time.Duration
+}
+
+func (e *SearchLimitedError) Error() string {
+	return fmt.Sprintf("too many searches, retry in %s", e.RetryAfter.Round(time.Second))
+}
+
 // Service finds people.
 type Service interface {
 	// Search lists up to MaxResults people other than the caller whose
 	// username starts with q ignoring case, or whose usercode is q: the
 	// usercode match first, then by username. q must be 1 to
 	// MaxQueryLength characters (validation.Errors); more than
-	// SearchesPerMinute searches a minute are an *auth.RateLimitedError.
+	// SearchesPerMinute searches a minute are a *SearchLimitedError.
 	Search(ctx context.Context, caller auth.Principal, q string) ([]Person, error)
 	// Get returns the person with usercode; ErrNotFound if there is none.
 	Get(ctx context.Context, caller auth.Principal, usercode string) (Person, error)
@@ -89,7 +102,7 @@ func (s *service) Search(ctx context.Context, caller auth.Principal, q string) (
 	if err := s.limiter.Take(ctx, key); err != nil {
 		var rl *auth.RateLimitedError
 		if errors.As(err, &rl) {
-			return nil, &auth.RateLimitedError{RetryAfter: rl.RetryAfter, What: "searches"}
+			return nil, &SearchLimitedError{RetryAfter: rl.RetryAfter}
 		}
 		return nil, err
 	}

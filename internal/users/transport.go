@@ -2,9 +2,7 @@ package users
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -43,20 +41,10 @@ func encodeOK(_ context.Context, w http.ResponseWriter, response any) error {
 // RegisterErrors registers with c the statuses users' domain errors are
 // answered with. The process calls it once, at assembly.
 func RegisterErrors(c *httpapi.Classifier) {
-	c.Match(httpapi.As(func(rl *searchLimitedError) *httpapi.Problem {
+	c.Match(httpapi.As(func(rl *SearchLimitedError) *httpapi.Problem {
 		p := httpapi.NewProblem(http.StatusTooManyRequests, "too many searches; wait a moment and search again")
-		p.RetryAfter = rl.retryAfter
+		p.RetryAfter = rl.RetryAfter
 		return p
 	}))
 	c.Is(ErrNotFound, http.StatusNotFound, "no user has that usercode")
-}
-
-// searchLimitedError is Search's rate limit as people searching are told
-// of it. Search reports the limit as an *auth.RateLimitedError, which auth
-// answers with its sign-in advice, so the search endpoint turns it into
-// this error of its own; it does not unwrap, so auth's answer cannot win.
-type searchLimitedError struct{ retryAfter time.Duration }
-
-func (e *searchLimitedError) Error() string {
-	return fmt.Sprintf("too many searches, retry in %s", e.retryAfter.Round(time.Second))
 }

@@ -10,11 +10,11 @@ import (
 	"github.com/messager/messager/internal/httpapi"
 )
 
-// limitedSearch is a Service whose Search is over its rate limit.
-type limitedSearch struct{ Service }
+// refusing is a limiter every key is over.
+type refusing struct{ auth.Limiter }
 
-func (limitedSearch) Search(context.Context, auth.Principal, string) ([]Person, error) {
-	return nil, &auth.RateLimitedError{RetryAfter: 3 * time.Second, What: "searches"}
+func (refusing) Take(context.Context, ...auth.LimitKey) error {
+	return &auth.RateLimitedError{RetryAfter: 3 * time.Second}
 }
 
 // Search's limit shares auth's error type but not auth's advice; with both
@@ -24,7 +24,7 @@ func TestSearchLimit_Is429WithTheSearchAdviceAndLoginLimitsKeepAuths(t *testing.
 	auth.RegisterErrors(&c)
 	RegisterErrors(&c)
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{UserID: 1}, "token")
-	_, err := makeSearchEndpoint(limitedSearch{})(ctx, searchRequest{Q: "ada"})
+	_, err := makeSearchEndpoint(NewService(nil, nil, refusing{}))(ctx, searchRequest{Q: "ada"})
 	if p := c.Problem(err); p.Status != http.StatusTooManyRequests || p.Detail != "too many searches; wait a moment and search again" || p.RetryAfter != 3*time.Second {
 		t.Fatalf("search over its limit: %d %q Retry-After %s", p.Status, p.Detail, p.RetryAfter)
 	}
