@@ -286,7 +286,7 @@ func (a *App) newTaskHandler() (*delivery.Worker, *asynq.ServeMux) {
 // Start listens and starts every component under the process's
 // supervisor (lifecycle.go), in the order units lists them.
 func (a *App) Start() error {
-	a.units = newSupervisor(a.logger)
+	a.units = newSupervisor()
 	for _, u := range a.unitsInOrder() {
 		if err := a.units.Start(u); err != nil {
 			// Stop what already runs, last started first.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 )
 
@@ -27,11 +26,9 @@ type unit struct {
 // what is added first outlives everything that depends on it (the
 // delivery writers outlive the asynq servers whose handlers feed them;
 // the event bus outlives the HTTP server whose streams it feeds). A unit
-// that fails on its own starts the stop of all (see failed), as an
-// errgroup would.
+// that ends on its own is reported on Failed, so the owner (App.Run) stops
+// all the others, as an errgroup's cancelled context would.
 type supervisor struct {
-	logger *slog.Logger
-
 	mu      sync.Mutex
 	running []*running
 
@@ -56,8 +53,8 @@ type stopInfo struct {
 
 type stopKey struct{}
 
-func newSupervisor(logger *slog.Logger) *supervisor {
-	return &supervisor{logger: logger, fail: make(chan error, 1)}
+func newSupervisor() *supervisor {
+	return &supervisor{fail: make(chan error, 1)}
 }
 
 // Start runs u's start, then u's run in a goroutine the supervisor owns.

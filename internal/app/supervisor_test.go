@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -44,7 +43,7 @@ func waiting(name string, rec *recorder) unit {
 
 func TestSupervisor_StopsInReverseStartOrderWaitingForEach(t *testing.T) {
 	rec := &recorder{}
-	s := newSupervisor(slog.New(slog.DiscardHandler))
+	s := newSupervisor()
 	for _, n := range []string{"writers", "asynq", "http"} {
 		if err := s.Start(waiting(n, rec)); err != nil {
 			t.Fatal(err)
@@ -60,7 +59,7 @@ func TestSupervisor_StopsInReverseStartOrderWaitingForEach(t *testing.T) {
 }
 
 func TestSupervisor_AUnitThatEndsOnItsOwnIsReportedAsFailed(t *testing.T) {
-	s := newSupervisor(slog.New(slog.DiscardHandler))
+	s := newSupervisor()
 	boom := errors.New("listener broke")
 	if err := s.Start(unit{name: "http", run: func(context.Context) error { return boom }}); err != nil {
 		t.Fatal(err)
@@ -85,7 +84,7 @@ func TestSupervisor_AUnitThatEndsOnItsOwnIsReportedAsFailed(t *testing.T) {
 }
 
 func TestSupervisor_ANilReturnBeforeStopIsAFailureToo(t *testing.T) {
-	s := newSupervisor(slog.New(slog.DiscardHandler))
+	s := newSupervisor()
 	if err := s.Start(unit{name: "tracker", run: func(context.Context) error { return nil }}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +95,7 @@ func TestSupervisor_ANilReturnBeforeStopIsAFailureToo(t *testing.T) {
 }
 
 func TestSupervisor_StartErrorRunsNothingOfThatUnit(t *testing.T) {
-	s := newSupervisor(slog.New(slog.DiscardHandler))
+	s := newSupervisor()
 	ran := false
 	err := s.Start(unit{name: "admin listener", start: func() error { return errors.New("address in use") }, run: func(context.Context) error { ran = true; return nil }})
 	if err == nil || !strings.Contains(err.Error(), "start admin listener: address in use") {
@@ -108,7 +107,7 @@ func TestSupervisor_StartErrorRunsNothingOfThatUnit(t *testing.T) {
 }
 
 func TestSupervisor_DrainIsBoundedByTheStopsContextNotCancelledByTheStop(t *testing.T) {
-	s := newSupervisor(slog.New(slog.DiscardHandler))
+	s := newSupervisor()
 	type drain struct {
 		err      error
 		deadline time.Time
@@ -137,7 +136,7 @@ func TestSupervisor_DrainIsBoundedByTheStopsContextNotCancelledByTheStop(t *test
 }
 
 func TestSupervisor_StopGivesUpOnAUnitThatOutlivesTheContext(t *testing.T) {
-	s := newSupervisor(slog.New(slog.DiscardHandler))
+	s := newSupervisor()
 	release := make(chan struct{})
 	defer close(release)
 	if err := s.Start(unit{name: "stuck", run: func(ctx context.Context) error { <-release; return nil }}); err != nil {
