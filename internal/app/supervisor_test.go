@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -146,5 +147,40 @@ func TestSupervisor_StopGivesUpOnAUnitThatOutlivesTheContext(t *testing.T) {
 	cancel()
 	if err := s.Stop(ctx); err == nil || !strings.Contains(err.Error(), "stuck did not stop in time") {
 		t.Fatalf("Stop = %v", err)
+	}
+}
+
+// breakableListener fails every Accept once broken is closed.
+type breakableListener struct {
+	net.Listener
+	broken chan struct{}
+}
+
+func (l breakableListener) Accept() (net.Conn, error) {
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	got := make(chan accepted, 1)
+	go func() { c, err := l.Listener.Accept(); got <- accepted{c, err} }()
+	select {
+	case a := <-got:
+		return a.c, a.err
+	case <-l.broken:
+		return nil, errors.New("listener broke")
+	}
+}
+
+// A real process whose HTTP listener breaks reports it, so App.Run shuts
+// the process down instead of leaving it alive and serving nothing.
+func TestApp_ABrokenListenerIsAFailedUnit(t *testing.T) {
+	broken := make(chan struct{})
+	a := startAppOpts(t, ModeAPI, newBackends(t), func(o *Options) {
+		o.Listener = breakableListener{Listener: o.Listener, broken: broken}
+	})
+	close(broken)
+	err := <-a.units.Failed()
+	if err == nil || !strings.Contains(err.Error(), "http server: listener broke") {
+		t.Fatalf("failure %v, want the http server's", err)
 	}
 }
