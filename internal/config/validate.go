@@ -88,21 +88,6 @@ func (c *Config) Validate() error {
 				v.add("spec.redis.url", "must be redis://[:password@]host:port/db")
 			}
 		}
-	case RedisSentinel, RedisCluster:
-		// The URL carries only credentials, database and TLS here; its
-		// host is ignored (the nodes are spec.redis.addrs).
-		if s.Redis.URL != "" {
-			p, err := url.Parse(s.Redis.URL)
-			switch {
-			case err != nil || (p.Scheme != "redis" && p.Scheme != "rediss"):
-				v.add("spec.redis.url", "must be redis[s]://[user:password@]host/db: in sentinel and cluster modes it carries the credentials, database and TLS; the nodes are spec.redis.addrs")
-			case s.Redis.Mode == RedisCluster && strings.Trim(p.Path, "/") != "" && strings.Trim(p.Path, "/") != "0":
-				v.add("spec.redis.url", "must name database 0 or none: Redis Cluster has database 0 only")
-			}
-		}
-	}
-	switch s.Redis.Mode {
-	case RedisStandalone:
 	case RedisSentinel:
 		if s.Redis.MasterName == "" {
 			v.add("spec.redis.masterName", "is required when mode is sentinel")
@@ -110,10 +95,12 @@ func (c *Config) Validate() error {
 		if len(s.Redis.Addrs) == 0 {
 			v.add("spec.redis.addrs", "must list the sentinels when mode is sentinel")
 		}
+		v.nodesURL(s.Redis)
 	case RedisCluster:
 		if len(s.Redis.Addrs) == 0 {
 			v.add("spec.redis.addrs", "must list cluster nodes when mode is cluster")
 		}
+		v.nodesURL(s.Redis)
 	default:
 		v.add("spec.redis.mode", "must be one of standalone, sentinel, cluster")
 	}
@@ -187,6 +174,22 @@ type validator struct{ problems []validation.FieldError }
 
 func (v *validator) add(path, format string, args ...any) {
 	v.problems = append(v.problems, validation.FieldError{Field: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// nodesURL checks spec.redis.url in sentinel and cluster modes, where it
+// carries only the credentials, database and TLS and its host is ignored
+// (the nodes are spec.redis.addrs; storage.OpenRedis).
+func (v *validator) nodesURL(r Redis) {
+	if r.URL == "" {
+		return
+	}
+	p, err := url.Parse(r.URL)
+	switch {
+	case err != nil || (p.Scheme != "redis" && p.Scheme != "rediss"):
+		v.add("spec.redis.url", "must be redis[s]://[user:password@]host/db: in sentinel and cluster modes it carries the credentials, database and TLS; the nodes are spec.redis.addrs")
+	case r.Mode == RedisCluster && strings.Trim(p.Path, "/") != "" && strings.Trim(p.Path, "/") != "0":
+		v.add("spec.redis.url", "must name database 0 or none: Redis Cluster has database 0 only")
+	}
 }
 
 func (v *validator) positive(path string, d Duration) {
