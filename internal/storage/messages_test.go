@@ -476,3 +476,40 @@ func TestSave_TextThePostgresCannotStoreIsRejected(t *testing.T) {
 		t.Fatalf("Save with U+0000 = %v, want ErrRejected", err)
 	}
 }
+
+// A commit naming a user that does not exist is refused whole
+// (ErrRejected, so the worker saves its messages one by one to find the
+// bad one) and leaves nothing behind: no message, no recipient row, and
+// no position taken in anyone's mailbox.
+func TestSaveBatch_AnUnknownRecipientRejectsTheCommitAndChangesNothing(t *testing.T) {
+	db := testenv.DB(t)
+	u := makeUsers(t, db, 2)
+	s := db.Messages()
+	ctx := context.Background()
+	ghost := u[1]
+	ghost.ID = 1 << 40
+	batch := []storage.NewMessage{dm(1, u[0], u[1]), dm(2, u[0], ghost)}
+	if _, err := s.SaveBatch(ctx, batch); !errors.Is(err, storage.ErrRejected) {
+		t.Fatalf("SaveBatch naming an unknown user = %v, want ErrRejected", err)
+	}
+	if n, _ := s.Count(ctx); n != 0 {
+		t.Errorf("%d messages stored, want 0", n)
+	}
+	if n, _ := s.CountRecipients(ctx); n != 0 {
+		t.Errorf("%d recipient rows stored, want 0", n)
+	}
+	for _, user := range u {
+		if head, err := s.Head(ctx, user.ID); err != nil || head != 0 {
+			t.Errorf("user %d's mailbox head = %d, %v; want 0", user.ID, head, err)
+		}
+	}
+	// The good message alone is stored, at the first position of each.
+	saved, err := s.SaveBatch(ctx, batch[:1])
+	if err != nil || !saved[0].Fresh {
+		t.Fatalf("SaveBatch(good message) = %+v, %v", saved, err)
+	}
+	want := []storage.Position{{UserID: u[1].ID, Seq: 1}, {UserID: u[0].ID, Seq: 1}}
+	if !slices.Equal(saved[0].Audience, want) {
+		t.Errorf("audience %v, want %v", saved[0].Audience, want)
+	}
+}

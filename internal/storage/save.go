@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,13 +54,20 @@ const (
 // delivery republishes exactly what the first attempt did, and streams drop
 // it as already seen. Positions are taken under the users' row locks,
 // locked in id order so that concurrent batches never deadlock.
+//
+// On PostgreSQL all of it is one call of the messager_save_batch function
+// (see its migration), so one round trip; on SQLite, which runs in
+// process, it is a transaction of several statements.
 func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) ([]Saved, error) {
+	if s.db.dialect == dialect.Postgres {
+		return s.saveBatchPostgres(ctx, ms)
+	}
 	tx, err := s.db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	w := batchWriter{postgres: s.db.dialect == dialect.Postgres, tx: tx, b: entsql.Dialect(s.db.dialect)}
+	w := batchWriter{tx: tx, b: entsql.Dialect(s.db.dialect)}
 
 	ids := make([]string, len(ms))
 	for i, m := range ms {
@@ -110,27 +116,108 @@ func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) ([]Saved, err
 		// Stored by an earlier or a concurrent attempt, or a client_id
 		// clash. The positions taken for it above stay unused: readers
 		// treat them as empty places.
-		seq, stored := earlier[m.ID]
-		if !stored {
-			again, err := w.senderSeqs(ctx, []string{m.ID})
-			if err != nil {
-				return nil, err
-			}
-			seq, stored = again[m.ID]
-		}
-		if !stored {
-			continue
-		}
-		aud, err := w.storedAudience(ctx, m, seq)
-		if err != nil {
+		if saved[i], err = w.storedSave(ctx, m, earlier); err != nil {
 			return nil, err
 		}
-		saved[i] = Saved{Fresh: true, Audience: aud}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, classify(err)
 	}
 	return saved, nil
+}
+
+// saveBatchPostgres is SaveBatch in one call of messager_save_batch, which
+// returns the positions of the messages it inserted. The others were
+// stored by an earlier or a concurrent attempt, or clash on client_id;
+// what was stored for them is read afterwards (stored rows never change).
+func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]Saved, error) {
+	n := len(ms)
+	var (
+		ids, bodies = make([]string, n), make([]string, n)
+		clientIDs   = make([]*string, n)
+		senders     = make([]int64, n)
+		tos         = make([]*int64, n)
+		broadcasts  = make([]bool, n)
+		created     = make([]time.Time, n)
+		audiences   = make([][]Position, n)
+		aMsg        []int32
+		aUser       []int64
+		aSenderCopy []bool
+		first       = make([]int, n) // each message's first audience entry
+	)
+	for i, m := range ms {
+		ids[i], bodies[i], senders[i], broadcasts[i], created[i] = m.ID, m.Body, int64(m.SenderID), m.Broadcast, m.CreatedAt.UTC()
+		if m.ClientID != "" {
+			clientIDs[i] = &m.ClientID
+		}
+		if m.ToID != nil {
+			to := int64(*m.ToID)
+			tos[i] = &to
+		}
+		audiences[i] = audienceOf(m)
+		first[i] = len(aMsg)
+		for _, p := range audiences[i] {
+			aMsg, aUser, aSenderCopy = append(aMsg, int32(i+1)), append(aUser, int64(p.UserID)), append(aSenderCopy, isSenderCopy(m, p))
+		}
+	}
+	rows, err := s.db.pool.QueryContext(ctx, `SELECT o_entry, o_seq FROM messager_save_batch($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::varchar[], $7::timestamptz[], $8::integer[], $9::bigint[], $10::boolean[], $11)`,
+		ids, senders, tos, bodies, broadcasts, clientIDs, created, aMsg, aUser, aSenderCopy, time.Now().UTC())
+	if err != nil {
+		return nil, classify(err)
+	}
+	inserted := make([]bool, n)
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var entry int
+			var seq int64
+			if err := rows.Scan(&entry, &seq); err != nil {
+				return err
+			}
+			i := int(aMsg[entry-1]) - 1
+			audiences[i][entry-1-first[i]].Seq = seq
+			inserted[i] = true
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return nil, classify(err)
+	}
+	saved := make([]Saved, n)
+	w := batchWriter{postgres: true, tx: s.db.pool, b: entsql.Dialect(dialect.Postgres)}
+	for i, m := range ms {
+		if inserted[i] {
+			saved[i] = Saved{Fresh: true, Audience: audiences[i]}
+			continue
+		}
+		if saved[i], err = w.storedSave(ctx, m, nil); err != nil {
+			return nil, err
+		}
+	}
+	return saved, nil
+}
+
+// storedSave is what SaveBatch reports for m when it did not insert it:
+// Fresh with the positions stored for it when it is stored (earlier, if
+// not nil, holds the sender positions already looked up), else nothing to
+// deliver (another message of the sender holds its client_id).
+func (w batchWriter) storedSave(ctx context.Context, m NewMessage, earlier map[string]int64) (Saved, error) {
+	seq, stored := earlier[m.ID]
+	if !stored {
+		again, err := w.senderSeqs(ctx, []string{m.ID})
+		if err != nil {
+			return Saved{}, err
+		}
+		seq, stored = again[m.ID]
+	}
+	if !stored {
+		return Saved{}, nil
+	}
+	aud, err := w.storedAudience(ctx, m, seq)
+	if err != nil {
+		return Saved{}, err
+	}
+	return Saved{Fresh: true, Audience: aud}, nil
 }
 
 // audienceOf lists who sees m: its recipients once each, then the sender
@@ -153,10 +240,11 @@ func isSenderCopy(m NewMessage, p Position) bool {
 	return p.UserID == m.SenderID && !slices.Contains(m.Recipients, m.SenderID)
 }
 
-// batchWriter runs SaveBatch's statements in one transaction.
+// batchWriter runs SaveBatch's statements: on SQLite in one transaction,
+// on PostgreSQL only the reads that follow messager_save_batch.
 type batchWriter struct {
 	postgres bool
-	tx       *sql.Tx
+	tx       execQuerier
 	b        *entsql.DialectBuilder
 }
 
@@ -177,9 +265,9 @@ func (w batchWriter) senderSeqs(ctx context.Context, ids []string) (map[string]i
 }
 
 // takePositions reserves counts[u] consecutive positions in each user's
-// mailbox and returns the first of each. The users' rows stay locked until
-// the transaction ends, so a later transaction's positions for the same
-// user become visible only after these.
+// mailbox and returns the first of each. SQLite runs one writing
+// transaction at a time (BEGIN IMMEDIATE), so the update alone orders
+// the positions; on PostgreSQL messager_save_batch locks the users first.
 func (w batchWriter) takePositions(ctx context.Context, counts map[int]int64) (map[int]int64, error) {
 	users := make([]int, 0, len(counts))
 	for u := range counts {
@@ -189,38 +277,18 @@ func (w batchWriter) takePositions(ctx context.Context, counts map[int]int64) (m
 	next := make(map[int]int64, len(users))
 	for start := 0; start < len(users); start += idChunk {
 		chunk := users[start:min(start+idChunk, len(users))]
-		var q string
 		var args []any
-		if w.postgres {
-			ids, ns := make([]int64, len(chunk)), make([]int64, len(chunk))
-			for i, u := range chunk {
-				ids[i], ns[i] = int64(u), counts[u]
-			}
-			// Lock in id order first: an UPDATE locks rows in whatever
-			// order its plan meets them, and two batches sharing users
-			// would deadlock. FOR NO KEY UPDATE does not block the
-			// foreign-key checks of other transactions' inserts.
-			if _, err := w.tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
-				return nil, classify(err)
-			}
-			q = `UPDATE users SET last_seq = users.last_seq + v.n FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n) WHERE users.id = v.id RETURNING users.id, users.last_seq`
-			args = []any{ids, ns}
-		} else {
-			// SQLite runs one writing transaction at a time (BEGIN
-			// IMMEDIATE), so the update alone is enough.
-			var sb strings.Builder
-			sb.WriteString("UPDATE users SET last_seq = last_seq + CASE id")
-			for _, u := range chunk {
-				sb.WriteString(" WHEN ? THEN ?")
-				args = append(args, u, counts[u])
-			}
-			sb.WriteString(" END WHERE id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ") RETURNING id, last_seq")
-			for _, u := range chunk {
-				args = append(args, u)
-			}
-			q = sb.String()
+		var sb strings.Builder
+		sb.WriteString("UPDATE users SET last_seq = last_seq + CASE id")
+		for _, u := range chunk {
+			sb.WriteString(" WHEN ? THEN ?")
+			args = append(args, u, counts[u])
 		}
-		err := scanPairs(ctx, w.tx, q, args, func(id int, last int64) { next[id] = last - counts[id] + 1 })
+		sb.WriteString(" END WHERE id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ") RETURNING id, last_seq")
+		for _, u := range chunk {
+			args = append(args, u)
+		}
+		err := scanPairs(ctx, w.tx, sb.String(), args, func(id int, last int64) { next[id] = last - counts[id] + 1 })
 		if err != nil {
 			return nil, err
 		}
@@ -272,8 +340,8 @@ func (w batchWriter) insertMessages(ctx context.Context, ms []NewMessage, audien
 }
 
 // insertRecipients writes the recipient rows, with their positions, of the
-// messages inserted now. Those rows cannot exist yet: no conflict clause
-// (its speculative insertion made each row ~60% dearer on PostgreSQL).
+// messages inserted now (SQLite). Those rows cannot exist yet: no conflict
+// clause.
 func (w batchWriter) insertRecipients(ctx context.Context, ms []NewMessage, audiences [][]Position, inserted map[string]bool) error {
 	now := time.Now().UTC()
 	var (
@@ -292,12 +360,6 @@ func (w batchWriter) insertRecipients(ctx context.Context, ms []NewMessage, audi
 	}
 	if len(mids) == 0 {
 		return nil
-	}
-	if w.postgres {
-		// Arrays: one statement text whatever the row count, prepared once.
-		_, err := w.tx.ExecContext(ctx, `INSERT INTO message_recipients (message_id, recipient_id, seq, created_at)
-			SELECT m, r, s, $4 FROM unnest($1::varchar[], $2::bigint[], $3::bigint[]) AS t(m, r, s)`, mids, uids, seqs, now)
-		return classify(err)
 	}
 	for start := 0; start < len(mids); start += recipientChunk {
 		ins := w.b.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldSeq, messagerecipient.FieldCreatedAt)
