@@ -53,6 +53,12 @@ type group struct {
 	active    int       // flushers running
 	lastFlush time.Time // when the latest group was taken
 	lastSize  int       // and how many deliveries it held
+	// lastSender sent the latest delivery, at lastArrival; company says
+	// that delivery came from another sender than the one before it,
+	// within the linger window: several senders are active.
+	lastSender  int
+	lastArrival time.Time
+	company     bool
 }
 
 type pendingDelivery struct {
@@ -66,16 +72,22 @@ type pendingDelivery struct {
 // its first delivery, at most maxGroupRecipients recipients (so a task of
 // broadcasts stays a few hundred KiB). One enqueue per queue is in flight
 // at a time (groupFlushers): a second would only split the groups, and
-// groupTimeout bounds each. A busy group lingers groupLinger before taking
-// a group (see lingerFor); sends at under ~200/s, or from one sender at a
-// time, never linger.
+// groupTimeout bounds each.
+//
+// A busy group lingers groupLinger before taking a group (see lingerFor):
+// every task costs the same asynq scripts, worker round trips and
+// database commit whether it carries one message or ten, so at a few
+// hundred sends a second, where each message used to travel alone, a few
+// milliseconds of waiting halve the server CPU each message costs
+// (docs/benchmarks.md, issue 12). Sends at under ~100/s, or from one
+// sender at a time, never linger: waiting could not give them company.
 const (
 	maxGroup           = 128
 	maxGroupRecipients = 16384
 	groupFlushers      = 1
 	groupTimeout       = 5 * time.Second
-	groupLinger        = time.Millisecond
-	lingerWindow       = 5 * time.Millisecond
+	groupLinger        = 3 * time.Millisecond
+	lingerWindow       = 10 * time.Millisecond
 )
 
 // NewGroupEnqueuer returns a group-committing Enqueuer over sink.
@@ -130,6 +142,9 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 		g.groups[q] = grp
 	}
 	grp.pending = append(grp.pending, p)
+	now := time.Now()
+	grp.company = d.SenderID != grp.lastSender && now.Sub(grp.lastArrival) < g.window
+	grp.lastSender, grp.lastArrival = d.SenderID, now
 	lead := grp.active < g.flushers
 	if lead {
 		grp.active++
@@ -172,13 +187,14 @@ func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 
 // lingerFor says how long to wait before taking a group from grp: linger
 // while sends are frequent and concurrent (the previous group was taken
-// lately and held several, or several are waiting now) and the group is
-// not full yet; else nothing. A lone sequential sender never lingers:
-// waiting could not give it company.
+// lately and held several, or several are waiting now, or the latest
+// send followed another sender's within the window) and the group is not
+// full yet; else nothing. A lone sequential sender never lingers: waiting
+// could not give it company.
 func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	busy := time.Since(grp.lastFlush) < g.window && (grp.lastSize > 1 || len(grp.pending) > 1)
+	busy := grp.company || time.Since(grp.lastFlush) < g.window && (grp.lastSize > 1 || len(grp.pending) > 1)
 	if g.linger <= 0 || !busy || len(grp.pending) >= g.maxSize {
 		return 0
 	}

@@ -143,6 +143,41 @@ func TestGroupEnqueuer_LingersOnlyWhenBusy(t *testing.T) {
 	}
 }
 
+// Sends from several senders at a few hundred a second mostly arrive one
+// at a time, so no group ever held several; that another sender sent just
+// before is what says waiting would give company: the send lingers, and a
+// send arriving meanwhile shares its task.
+func TestGroupEnqueuer_LingersWhenAnotherSenderJustSent(t *testing.T) {
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink)
+	lingering, release := make(chan struct{}, 1), make(chan struct{})
+	g.window = time.Hour // recent enough, whatever the machine's speed
+	g.sleep = func(time.Duration) { lingering <- struct{}{}; <-release }
+	if err := g.Enqueue(context.Background(), dm(1)); err != nil { // sender 1, alone
+		t.Fatal(err)
+	}
+	other := dm(2)
+	other.SenderID = 2
+	done := make(chan error, 2)
+	go func() { done <- g.Enqueue(context.Background(), other) }()
+	select {
+	case <-lingering:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a send right after another sender's did not linger")
+	}
+	go func() { done <- g.Enqueue(context.Background(), dm(3)) }()
+	waitPending(t, g, QueueDirect, 2)
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sink.batches) != 2 || len(sink.batches[1]) != 2 {
+		t.Fatalf("batches = %v, want [m0001], then [m0002 m0003]", sink.batches)
+	}
+}
+
 // A task's recipients are bounded, so broadcasts to big audiences do not
 // make one enormous task; a single huge broadcast still goes alone.
 func TestGroupEnqueuer_BoundsRecipientsPerTask(t *testing.T) {

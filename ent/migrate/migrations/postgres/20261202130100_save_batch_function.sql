@@ -24,33 +24,34 @@ RETURNS TABLE (o_entry integer, o_seq bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     todo     integer[]; -- messages not stored by an earlier attempt
-    n_users  bigint;
-    u_id     bigint[];  -- each user given positions,
-    u_base   bigint[];  -- and its last position before this call
+    u_id     bigint[];  -- the users given positions, in id order,
+    u_n      bigint[];  -- how many each,
+    u_base   bigint[];  -- and each one's last position before this call
     e_entry  integer[]; -- the audience entries of todo, in order,
     e_seq    bigint[];  -- and their positions
     ins_idx  integer[]; -- messages this call inserted
 BEGIN
+    -- Every statement here reads the tables through their unique indexes
+    -- only, keyed by the arrays: PL/pgSQL caches generic plans, which must
+    -- not turn into scans of tables that grow with every message.
     SELECT coalesce(array_agg(t.i ORDER BY t.i), '{}') INTO todo
     FROM unnest(m_id) WITH ORDINALITY AS t(id, i)
-    WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.id);
+    WHERE t.id <> ALL (ARRAY(SELECT m.id FROM messages m WHERE m.id = ANY(m_id)));
+
+    SELECT coalesce(array_agg(c.u ORDER BY c.u), '{}'), coalesce(array_agg(c.n ORDER BY c.u), '{}') INTO u_id, u_n
+    FROM (SELECT a.u, count(*) AS n FROM unnest(a_msg, a_user) AS a(mi, u) WHERE a.mi = ANY(todo) GROUP BY a.u) c;
 
     -- Lock in id order first: an UPDATE locks rows in whatever order its
     -- plan meets them, and two commits sharing users would deadlock. FOR NO
     -- KEY UPDATE does not block other transactions' foreign-key checks.
-    PERFORM 1 FROM users
-    WHERE users.id IN (SELECT a.u FROM unnest(a_msg, a_user) AS a(mi, u) WHERE a.mi = ANY(todo))
-    ORDER BY users.id FOR NO KEY UPDATE;
+    PERFORM 1 FROM users WHERE users.id = ANY(u_id) ORDER BY users.id FOR NO KEY UPDATE;
 
-    WITH c AS (
-        SELECT a.u, count(*) AS n FROM unnest(a_msg, a_user) AS a(mi, u) WHERE a.mi = ANY(todo) GROUP BY a.u
-    ), up AS (
-        UPDATE users SET last_seq = users.last_seq + c.n FROM c WHERE users.id = c.u
+    WITH up AS (
+        UPDATE users SET last_seq = users.last_seq + c.n FROM unnest(u_id, u_n) AS c(u, n) WHERE users.id = c.u
         RETURNING users.id, users.last_seq - c.n AS base
     )
-    SELECT coalesce(array_agg(up.id), '{}'), coalesce(array_agg(up.base), '{}'), count(*)
-    INTO u_id, u_base, n_users FROM up;
-    IF n_users <> (SELECT count(DISTINCT a.u) FROM unnest(a_msg, a_user) AS a(mi, u) WHERE a.mi = ANY(todo)) THEN
+    SELECT coalesce(array_agg(up.base ORDER BY up.id), '{}') INTO u_base FROM up;
+    IF cardinality(u_base) <> cardinality(u_id) THEN
         RAISE EXCEPTION 'a sender or recipient does not exist' USING ERRCODE = 'foreign_key_violation';
     END IF;
 
