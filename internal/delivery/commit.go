@@ -32,7 +32,7 @@ type committer struct {
 	store    Store
 	pub      Publisher
 	logger   *slog.Logger
-	in       chan *job
+	in       chan []*job // pieces of one task's messages
 	quit     chan struct{}
 	maxSize  int
 	maxUsers int
@@ -59,19 +59,24 @@ type result struct {
 var errStopped = errors.New("worker is stopping")
 
 func newCommitter(store Store, pub Publisher, logger *slog.Logger, writers, maxSize, maxUsers int) *committer {
-	return &committer{store: store, pub: pub, logger: logger, in: make(chan *job), quit: make(chan struct{}), maxSize: maxSize, maxUsers: maxUsers, writers: writers}
+	return &committer{store: store, pub: pub, logger: logger, in: make(chan []*job), quit: make(chan struct{}), maxSize: maxSize, maxUsers: maxUsers, writers: writers}
 }
 
 // submit hands messages to the writers and waits until each is stored
-// and, when fresh, published. The results are in the order of jobs.
+// and, when fresh, published. The results are in the order of jobs. A
+// task's messages travel together, in pieces no larger than a commit, so
+// the messages the API grouped into one task share one commit: a writer
+// that took the first of them alone would otherwise commit it before the
+// handler could hand over the next.
 func (b *committer) submit(ctx context.Context, jobs []*job) []result {
 	var err error
 	sent := 0
 send:
-	for _, j := range jobs {
+	for sent < len(jobs) {
+		n := b.fits(jobs[sent:], 0, 0)
 		select {
-		case b.in <- j:
-			sent++
+		case b.in <- jobs[sent : sent+n]:
+			sent += n
 		case <-ctx.Done():
 			err = ctx.Err()
 			break send
@@ -89,6 +94,22 @@ send:
 		}
 	}
 	return results
+}
+
+// fits says how many of jobs, from the first, a commit already holding
+// size messages and users recipient rows can take: at least one when it
+// is empty, so an oversized message still goes, alone.
+func (b *committer) fits(jobs []*job, size, users int) int {
+	n := 0
+	for n < len(jobs) && size+n < b.maxSize {
+		r := len(jobs[n].msg.Recipients)
+		if size+n > 0 && users+r > b.maxUsers {
+			break
+		}
+		users += r
+		n++
+	}
+	return n
 }
 
 // run starts the writers and returns when ctx ends.
@@ -109,20 +130,32 @@ func (b *committer) run(ctx context.Context) {
 
 func (b *committer) write(ctx context.Context) {
 	commit := make([]*job, 0, b.maxSize)
+	var carry []*job // a piece that did not fit the previous commit
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case j := <-b.in:
-			commit = append(commit[:0], j)
-		}
-		users := len(commit[0].msg.Recipients)
-	more:
-		for len(commit) < b.maxSize && users < b.maxUsers {
+		commit = commit[:0]
+		if carry == nil {
 			select {
-			case j := <-b.in:
-				commit = append(commit, j)
+			case <-ctx.Done():
+				return
+			case p := <-b.in:
+				carry = p
+			}
+		}
+		users := 0
+	more:
+		for {
+			n := b.fits(carry, len(commit), users)
+			for _, j := range carry[:n] {
 				users += len(j.msg.Recipients)
+			}
+			commit = append(commit, carry[:n]...)
+			if carry = carry[n:]; len(carry) > 0 {
+				break // the rest goes in the next commit
+			}
+			carry = nil
+			select {
+			case p := <-b.in:
+				carry = p
 			default:
 				break more
 			}
