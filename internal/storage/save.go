@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,10 +127,15 @@ func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) ([]Saved, err
 	return saved, nil
 }
 
-// saveBatchPostgres is SaveBatch in one call of messager_save_batch, which
-// returns the positions of the messages it inserted. The others were
-// stored by an earlier or a concurrent attempt, or clash on client_id;
-// what was stored for them is read afterwards (stored rows never change).
+// saveBatchPostgres is SaveBatch in one call of messager_save_batch. It
+// works out here who sees what and in which order (each user's entries
+// are ranked 1, 2, … in message order); the function locks the users,
+// reserves that many positions of each, inserts, and returns each user's
+// last position before the call, from which every entry's position
+// follows. Messages the function did not insert were stored by an earlier
+// or a concurrent attempt, or clash on client_id: what was stored for
+// them is read afterwards (stored rows never change), and the positions
+// reserved for them stay unused.
 func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]Saved, error) {
 	n := len(ms)
 	var (
@@ -139,12 +145,29 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]Sa
 		tos         = make([]*int64, n)
 		broadcasts  = make([]bool, n)
 		created     = make([]time.Time, n)
+		senderEntry = make([]int32, n)
 		audiences   = make([][]Position, n)
-		aMsg        []int32
-		aUser       []int64
-		aSenderCopy []bool
-		first       = make([]int, n) // each message's first audience entry
+		first       = make([]int, n)  // each message's first audience entry
+		userIdx     = map[int]int32{} // user id → 1-based index into uIDs
+		uIDs, uN    []int64
+		aMsg, aUIdx []int32
+		aRank       []int64
+		aRecipient  []bool
 	)
+	for i, m := range ms {
+		audiences[i] = audienceOf(m)
+		for _, p := range audiences[i] {
+			if _, ok := userIdx[p.UserID]; !ok {
+				userIdx[p.UserID] = 0
+				uIDs = append(uIDs, int64(p.UserID))
+			}
+		}
+	}
+	slices.Sort(uIDs)
+	uN = make([]int64, len(uIDs))
+	for k, u := range uIDs {
+		userIdx[int(u)] = int32(k + 1)
+	}
 	for i, m := range ms {
 		ids[i], bodies[i], senders[i], broadcasts[i], created[i] = m.ID, m.Body, int64(m.SenderID), m.Broadcast, m.CreatedAt.UTC()
 		if m.ClientID != "" {
@@ -154,40 +177,43 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]Sa
 			to := int64(*m.ToID)
 			tos[i] = &to
 		}
-		audiences[i] = audienceOf(m)
 		first[i] = len(aMsg)
 		for _, p := range audiences[i] {
-			aMsg, aUser, aSenderCopy = append(aMsg, int32(i+1)), append(aUser, int64(p.UserID)), append(aSenderCopy, isSenderCopy(m, p))
-		}
-	}
-	rows, err := s.db.pool.QueryContext(ctx, `SELECT o_entry, o_seq FROM messager_save_batch($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::varchar[], $7::timestamptz[], $8::integer[], $9::bigint[], $10::boolean[], $11)`,
-		ids, senders, tos, bodies, broadcasts, clientIDs, created, aMsg, aUser, aSenderCopy, time.Now().UTC())
-	if err != nil {
-		return nil, classify(err)
-	}
-	inserted := make([]bool, n)
-	err = func() error {
-		defer rows.Close()
-		for rows.Next() {
-			var entry int
-			var seq int64
-			if err := rows.Scan(&entry, &seq); err != nil {
-				return err
+			k := userIdx[p.UserID]
+			uN[k-1]++
+			copyOfSender := isSenderCopy(m, p)
+			if copyOfSender {
+				senderEntry[i] = int32(len(aMsg) + 1)
 			}
-			i := int(aMsg[entry-1]) - 1
-			audiences[i][entry-1-first[i]].Seq = seq
-			inserted[i] = true
+			aMsg, aUIdx, aRank, aRecipient = append(aMsg, int32(i+1)), append(aUIdx, k), append(aRank, uN[k-1]), append(aRecipient, !copyOfSender)
 		}
-		return rows.Err()
-	}()
+	}
+	var baseList, insertedList string
+	err := s.db.pool.QueryRowContext(ctx, `SELECT o_base, o_inserted FROM messager_save_batch($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::varchar[], $7::timestamptz[], $8::integer[], $9::bigint[], $10::bigint[], $11::integer[], $12::integer[], $13::bigint[], $14::boolean[], $15)`,
+		ids, senders, tos, bodies, broadcasts, clientIDs, created, senderEntry, uIDs, uN, aMsg, aUIdx, aRank, aRecipient, time.Now().UTC()).Scan(&baseList, &insertedList)
 	if err != nil {
 		return nil, classify(err)
+	}
+	base, err := parseInts(baseList)
+	if err != nil || len(base) != len(uIDs) {
+		return nil, fmt.Errorf("messager_save_batch: %d positions for %d users (%v)", len(base), len(uIDs), err)
+	}
+	inserted, err := parseInts(insertedList)
+	if err != nil {
+		return nil, fmt.Errorf("messager_save_batch: inserted messages: %w", err)
 	}
 	saved := make([]Saved, n)
+	for _, i := range inserted {
+		aud := audiences[i-1]
+		for j := range aud {
+			k := first[i-1] + j
+			aud[j].Seq = base[aUIdx[k]-1] + aRank[k]
+		}
+		saved[i-1] = Saved{Fresh: true, Audience: aud}
+	}
 	w := batchWriter{postgres: true, tx: s.db.pool, b: entsql.Dialect(dialect.Postgres)}
 	for i, m := range ms {
-		if inserted[i] {
-			saved[i] = Saved{Fresh: true, Audience: audiences[i]}
+		if saved[i].Fresh {
 			continue
 		}
 		if saved[i], err = w.storedSave(ctx, m, nil); err != nil {
@@ -195,6 +221,23 @@ func (s *Messages) saveBatchPostgres(ctx context.Context, ms []NewMessage) ([]Sa
 		}
 	}
 	return saved, nil
+}
+
+// parseInts reads messager_save_batch's comma-separated lists.
+func parseInts(list string) ([]int64, error) {
+	if list == "" {
+		return nil, nil
+	}
+	parts := strings.Split(list, ",")
+	out := make([]int64, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // storedSave is what SaveBatch reports for m when it did not insert it:

@@ -1,46 +1,45 @@
 -- messager_save_batch saves one commit of messages in a single statement,
--- so in one round trip: the same steps internal/storage's SaveBatch took in
+-- so in one round trip: the steps internal/storage's SaveBatch took in
 -- seven (begin; look up earlier attempts; lock the users; take positions;
 -- insert messages; insert recipients; commit). Called on its own, the
--- statement is its own transaction.
+-- statement is its own transaction. The caller computes everything that
+-- needs no table (who sees what, in which order), so the function only
+-- locks, counts and writes.
 --
--- The arguments are parallel arrays. m_*: one element per message. a_*:
--- one per audience entry, i.e. who sees which message, in the order
--- positions are to be given: a_msg is the message's 1-based index,
--- a_sender_copy marks the sender's own copy (kept on the message row as
--- sender_seq, not as a recipient row).
+-- Arguments are parallel arrays, indexes 1-based:
+--   m_*: one element per message; m_sender_entry is the audience entry of
+--        the sender's own copy (kept on the message row as sender_seq, not
+--        as a recipient row), 0 when the sender is also a recipient;
+--   u_*: one per user given positions, in ascending id order, distinct:
+--        u_n is how many;
+--   a_*: one per audience entry (who sees which message): a_msg is the
+--        message, a_uidx the user (an index into u_id), a_rank the entry's
+--        place among that user's entries (1, 2, …), a_recipient false for
+--        the sender's own copy.
+-- The entry's position in its user's mailbox is the user's last position
+-- before this call plus a_rank.
 --
--- It returns (o_entry, o_seq): the 1-based audience entry and its position,
--- for every entry of each message this call inserted. A message stored by
--- an earlier attempt takes no position and returns nothing, nor does one
--- that a unique index refused (a client_id clash, a concurrent attempt):
--- the caller reads what was stored for those. A user that does not exist
--- fails the whole call with foreign_key_violation.
+-- It returns the users' last positions before this call, in u_id order,
+-- and the messages it inserted, both as comma-separated lists. A message
+-- stored by an earlier attempt, or refused by a unique index (a client_id
+-- clash, a concurrent attempt), is not inserted: the positions reserved for
+-- it stay unused (readers treat them as empty places) and the caller reads
+-- what was stored for it. A user that does not exist fails the whole call
+-- with foreign_key_violation.
+--
+-- Every statement reads the tables through their unique indexes only:
+-- PL/pgSQL caches generic plans, which must not scan tables that grow.
 CREATE FUNCTION messager_save_batch(
     m_id varchar[], m_sender bigint[], m_to bigint[], m_body text[], m_broadcast boolean[],
-    m_client_id varchar[], m_created_at timestamptz[],
-    a_msg integer[], a_user bigint[], a_sender_copy boolean[], r_created_at timestamptz)
-RETURNS TABLE (o_entry integer, o_seq bigint)
+    m_client_id varchar[], m_created_at timestamptz[], m_sender_entry integer[],
+    u_id bigint[], u_n bigint[],
+    a_msg integer[], a_uidx integer[], a_rank bigint[], a_recipient boolean[], r_created_at timestamptz,
+    OUT o_base text, OUT o_inserted text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    todo     integer[]; -- messages not stored by an earlier attempt
-    u_id     bigint[];  -- the users given positions, in id order,
-    u_n      bigint[];  -- how many each,
-    u_base   bigint[];  -- and each one's last position before this call
-    e_entry  integer[]; -- the audience entries of todo, in order,
-    e_seq    bigint[];  -- and their positions
-    ins_idx  integer[]; -- messages this call inserted
+    base     bigint[];
+    inserted integer[];
 BEGIN
-    -- Every statement here reads the tables through their unique indexes
-    -- only, keyed by the arrays: PL/pgSQL caches generic plans, which must
-    -- not turn into scans of tables that grow with every message.
-    SELECT coalesce(array_agg(t.i ORDER BY t.i), '{}') INTO todo
-    FROM unnest(m_id) WITH ORDINALITY AS t(id, i)
-    WHERE t.id <> ALL (ARRAY(SELECT m.id FROM messages m WHERE m.id = ANY(m_id)));
-
-    SELECT coalesce(array_agg(c.u ORDER BY c.u), '{}'), coalesce(array_agg(c.n ORDER BY c.u), '{}') INTO u_id, u_n
-    FROM (SELECT a.u, count(*) AS n FROM unnest(a_msg, a_user) AS a(mi, u) WHERE a.mi = ANY(todo) GROUP BY a.u) c;
-
     -- Lock in id order first: an UPDATE locks rows in whatever order its
     -- plan meets them, and two commits sharing users would deadlock. FOR NO
     -- KEY UPDATE does not block other transactions' foreign-key checks.
@@ -48,46 +47,31 @@ BEGIN
 
     WITH up AS (
         UPDATE users SET last_seq = users.last_seq + c.n FROM unnest(u_id, u_n) AS c(u, n) WHERE users.id = c.u
-        RETURNING users.id, users.last_seq - c.n AS base
+        RETURNING users.id, users.last_seq - c.n AS b
     )
-    SELECT coalesce(array_agg(up.base ORDER BY up.id), '{}') INTO u_base FROM up;
-    IF cardinality(u_base) <> cardinality(u_id) THEN
+    SELECT array_agg(up.b ORDER BY up.id) INTO base FROM up;
+    IF coalesce(cardinality(base), 0) <> cardinality(u_id) THEN
         RAISE EXCEPTION 'a sender or recipient does not exist' USING ERRCODE = 'foreign_key_violation';
     END IF;
 
-    -- Each user's positions are consecutive, in audience entry order.
-    SELECT coalesce(array_agg(p.k ORDER BY p.k), '{}'), coalesce(array_agg(p.s ORDER BY p.k), '{}')
-    INTO e_entry, e_seq
-    FROM (
-        SELECT a.k::integer AS k, b.base + row_number() OVER (PARTITION BY a.u ORDER BY a.k) AS s
-        FROM unnest(a_msg, a_user) WITH ORDINALITY AS a(mi, u, k)
-        JOIN unnest(u_id, u_base) AS b(id, base) ON b.id = a.u
-        WHERE a.mi = ANY(todo)
-    ) p;
-
     WITH ins AS (
         INSERT INTO messages (id, sender_id, to_id, body, broadcast, client_id, created_at, sender_seq)
-        SELECT m_id[t.i], m_sender[t.i], m_to[t.i], m_body[t.i], m_broadcast[t.i], m_client_id[t.i],
-               m_created_at[t.i], coalesce(sc.s, 0)
-        FROM unnest(todo) AS t(i)
-        LEFT JOIN (
-            SELECT a_msg[x.e] AS mi, x.s FROM unnest(e_entry, e_seq) AS x(e, s) WHERE a_sender_copy[x.e]
-        ) sc ON sc.mi = t.i
+        SELECT m_id[i], m_sender[i], m_to[i], m_body[i], m_broadcast[i], m_client_id[i], m_created_at[i],
+               CASE WHEN m_sender_entry[i] > 0 THEN base[a_uidx[m_sender_entry[i]]] + a_rank[m_sender_entry[i]] ELSE 0 END
+        FROM generate_subscripts(m_id, 1) AS i
         ON CONFLICT DO NOTHING
         RETURNING messages.id
     )
-    SELECT coalesce(array_agg(t.i), '{}') INTO ins_idx
+    SELECT coalesce(array_agg(t.i ORDER BY t.i), '{}') INTO inserted
     FROM ins JOIN unnest(m_id) WITH ORDINALITY AS t(id, i) ON t.id = ins.id;
 
     INSERT INTO message_recipients (message_id, recipient_id, seq, created_at)
-    SELECT m_id[a_msg[x.e]], a_user[x.e], x.s, r_created_at
-    FROM unnest(e_entry, e_seq) AS x(e, s)
-    JOIN unnest(ins_idx) AS ii(i) ON ii.i = a_msg[x.e]
-    WHERE NOT a_sender_copy[x.e];
+    SELECT m_id[a_msg[k]], u_id[a_uidx[k]], base[a_uidx[k]] + a_rank[k], r_created_at
+    FROM generate_subscripts(a_msg, 1) AS k
+    JOIN unnest(inserted) AS ii(i) ON ii.i = a_msg[k]
+    WHERE a_recipient[k];
 
-    RETURN QUERY
-    SELECT x.e, x.s FROM unnest(e_entry, e_seq) AS x(e, s)
-    JOIN unnest(ins_idx) AS ii(i) ON ii.i = a_msg[x.e]
-    ORDER BY x.e;
+    o_base := array_to_string(base, ',');
+    o_inserted := array_to_string(inserted, ',');
 END
 $$;
