@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/messager/messager/internal/events"
 	"github.com/messager/messager/internal/storage"
@@ -100,5 +101,67 @@ func TestCommitter_SplitsATaskAtTheCommitBounds(t *testing.T) {
 	}
 	if total != 9 {
 		t.Fatalf("%d messages committed, want 9 (commits: %v)", total, rec.commits())
+	}
+}
+
+// overlapStore records how many SaveBatch calls ran at once. Each call
+// waits until a second one is inside too, or 300 ms, so two commits that
+// may run side by side are seen to.
+type overlapStore struct {
+	commitRecorder
+	mu      sync.Mutex
+	inside  int
+	most    int
+	both    chan struct{} // closed once two calls were inside at once
+	entered chan struct{} // receives as each call comes in
+}
+
+func (s *overlapStore) SaveBatch(ctx context.Context, ms []storage.NewMessage) ([]storage.Saved, error) {
+	s.mu.Lock()
+	s.inside++
+	if s.most = max(s.most, s.inside); s.inside == 2 {
+		close(s.both)
+	}
+	s.mu.Unlock()
+	s.entered <- struct{}{}
+	select {
+	case <-s.both:
+	case <-time.After(300 * time.Millisecond):
+	}
+	s.mu.Lock()
+	s.inside--
+	s.mu.Unlock()
+	return s.commitRecorder.SaveBatch(ctx, ms)
+}
+
+// Two wide commits (broadcasts to a room's worth of people) lock mostly
+// the same users: the second would only wait and then recheck every row,
+// so a process runs them one at a time; narrow commits still run side by
+// side on the two writers.
+func TestCommitter_WideCommitsRunOneAtATime(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		recipients int
+		want       int
+	}{{"wide", wideCommit, 1}, {"narrow", 1, 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			store := &overlapStore{both: make(chan struct{}), entered: make(chan struct{}, 2)}
+			cm := newCommitter(store, store, slog.New(slog.DiscardHandler), 2, maxCommit, maxCommitRecipients)
+			runCommitter(t, cm)
+			// The second commit is handed over once the first is being
+			// saved, so it goes to the other writer.
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Add(1)
+				go func() { defer wg.Done(); cm.submit(context.Background(), jobsOf(1, c.recipients)) }()
+				if i == 0 {
+					<-store.entered
+				}
+			}
+			wg.Wait()
+			if store.most != c.want {
+				t.Fatalf("%d %s commits ran at once, want %d", store.most, c.name, c.want)
+			}
+		})
 	}
 }
