@@ -513,3 +513,13 @@ func TestSaveBatch_AnUnknownRecipientRejectsTheCommitAndChangesNothing(t *testin
 		t.Errorf("audience %v, want %v", saved[0].Audience, want)
 	}
 }
+
+// An empty commit writes nothing and is not an error (messager_save_batch
+// would answer it with no positions at all).
+func TestSaveBatch_NothingToSave(t *testing.T) {
+	db := testenv.DB(t)
+	saved, err := db.Messages().SaveBatch(context.Background(), nil)
+	if err != nil || len(saved) != 0 {
+		t.Fatalf("SaveBatch(nil) = %v, %v; want nothing, no error", saved, err)
+	}
+}

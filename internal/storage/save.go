@@ -60,6 +60,9 @@ const (
 // (see its migration), so one round trip; on SQLite, which runs in
 // process, it is a transaction of several statements.
 func (s *Messages) SaveBatch(ctx context.Context, ms []NewMessage) ([]Saved, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
 	if s.db.dialect == dialect.Postgres {
 		return s.saveBatchPostgres(ctx, ms)
 	}
