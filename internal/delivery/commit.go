@@ -88,7 +88,7 @@ func (b *committer) submit(ctx context.Context, jobs []*job) []result {
 	sent := 0
 send:
 	for sent < len(jobs) {
-		n := b.fits(jobs[sent:], 0, 0)
+		n, _ := b.fits(jobs[sent:], 0, 0)
 		select {
 		case b.in <- jobs[sent : sent+n]:
 			sent += n
@@ -112,10 +112,10 @@ send:
 }
 
 // fits says how many of jobs, from the first, a commit already holding
-// size messages and users recipient rows can take: at least one when it
-// is empty, so an oversized message still goes, alone.
-func (b *committer) fits(jobs []*job, size, users int) int {
-	n := 0
+// size messages and users recipient rows can take (at least one when it
+// is empty, so an oversized message still goes, alone), and the commit's
+// recipient rows once it took them.
+func (b *committer) fits(jobs []*job, size, users int) (n, withThem int) {
 	for n < len(jobs) && size+n < b.maxSize {
 		r := len(jobs[n].msg.Recipients)
 		if size+n > 0 && users+r > b.maxUsers {
@@ -124,7 +124,7 @@ func (b *committer) fits(jobs []*job, size, users int) int {
 		users += r
 		n++
 	}
-	return n
+	return n, users
 }
 
 // run starts the writers and returns when ctx ends.
@@ -159,10 +159,8 @@ func (b *committer) write(ctx context.Context) {
 		users := 0
 	more:
 		for {
-			n := b.fits(carry, len(commit), users)
-			for _, j := range carry[:n] {
-				users += len(j.msg.Recipients)
-			}
+			var n int
+			n, users = b.fits(carry, len(commit), users)
 			commit = append(commit, carry[:n]...)
 			if carry = carry[n:]; len(carry) > 0 {
 				break // the rest goes in the next commit
