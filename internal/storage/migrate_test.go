@@ -208,7 +208,7 @@ func TestMigrate_FilesMatchEntSchema(t *testing.T) {
 		// drops left to hand-written contract migrations), written out
 		// instead of applied.
 		var diff bytes.Buffer
-		if err := db.Ent().Schema.WriteTo(ctx, &diff, entmigrate.WithDropIndex(true)); err != nil {
+		if err := db.Ent().Schema.WriteTo(ctx, &diff, entmigrate.WithDropIndex(true), entmigrate.WithCheckedReferences(db.Dialect())); err != nil {
 			t.Fatal(err)
 		}
 		if diff.Len() > 0 {

@@ -248,6 +248,7 @@ func options(dia string, dir atlasmigrate.Dir, version string) []schema.MigrateO
 		schema.WithFormatter(versionFormatter(version)),
 		schema.WithDropIndex(true),
 		schema.WithErrNoPlan(true),
+		migrate.WithCheckedReferences(dia),
 	}
 }
 
