@@ -34,6 +34,8 @@ func (Message) Fields() []ent.Field {
 }
 
 // Edges of the Message.
+// On PostgreSQL their foreign keys are checked by messager_save_batch and
+// triggers rather than constraints (ent/migrate/references.go says why).
 func (Message) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("sender", User.Type).Ref("sent").Field("sender_id").Unique().Required().Immutable(),

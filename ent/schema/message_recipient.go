@@ -28,6 +28,8 @@ func (MessageRecipient) Fields() []ent.Field {
 }
 
 // Edges of the MessageRecipient.
+// On PostgreSQL their foreign keys are checked by messager_save_batch and
+// triggers rather than constraints (ent/migrate/references.go says why).
 func (MessageRecipient) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("message", Message.Type).Ref("recipients").Field("message_id").Unique().Required().Immutable(),
