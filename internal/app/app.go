@@ -265,7 +265,7 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 // closes it after the HTTP server has drained (lifecycle.go).
 func (a *App) groupEnqueuer() *delivery.GroupEnqueuer {
 	if a.groups == nil {
-		a.groups = delivery.NewGroupEnqueuer(a.wakingEnqueuer())
+		a.groups = delivery.NewGroupEnqueuer(a.wakingEnqueuer(), delivery.WithLinger(a.cfg.Spec.Messaging.SendLinger.D()))
 	}
 	return a.groups
 }

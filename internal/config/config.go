@@ -141,6 +141,12 @@ type Messaging struct {
 	// client_id) index), but is answered 202 with an id that is never
 	// used.
 	ClientIDWindow Duration `yaml:"clientIDWindow" json:"clientIDWindow"`
+	// SendLinger is how long an api pod holds a send while other senders
+	// are active, so that the sends of that moment travel in one task and
+	// are stored in one commit: each task costs about the same CPU however
+	// many messages it carries. It adds up to SendLinger to a busy send's
+	// latency; 0 never holds one. A lone sender never waits.
+	SendLinger Duration `yaml:"sendLinger" json:"sendLinger"`
 }
 
 // SendRateLimit is a token bucket per user for POST /api/v1/messages,
@@ -265,6 +271,7 @@ func Default() *Config {
 				HistoryPageSize: 50,
 				SendRateLimit:   SendRateLimit{PerSecond: 5, Burst: 20},
 				ClientIDWindow:  Duration(5 * time.Minute),
+				SendLinger:      Duration(5 * time.Millisecond),
 			},
 			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{

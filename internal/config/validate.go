@@ -43,6 +43,9 @@ const (
 	// MaxClientIDWindow bounds spec.messaging.clientIDWindow: past it the
 	// database's unique index answers for duplicates, not Redis's memory.
 	MaxClientIDWindow = 24 * time.Hour
+	// MaxSendLinger bounds spec.messaging.sendLinger: a chat message held
+	// longer would be noticed.
+	MaxSendLinger = 100 * time.Millisecond
 )
 
 // Validate checks every field and returns a *ValidationError naming all
@@ -127,6 +130,9 @@ func (c *Config) Validate() error {
 	}
 	if w := s.Messaging.ClientIDWindow; w < Duration(time.Second) || w > Duration(MaxClientIDWindow) {
 		v.add("spec.messaging.clientIDWindow", "must be between 1s and %s", MaxClientIDWindow)
+	}
+	if l := s.Messaging.SendLinger; l < 0 || l > Duration(MaxSendLinger) {
+		v.add("spec.messaging.sendLinger", "must be between 0 (never hold a send) and %s", MaxSendLinger)
 	}
 	v.positive("spec.presence.ttl", s.Presence.TTL)
 	v.between("spec.worker.concurrency", s.Worker.Concurrency, 1, maxWorkerConcurrency)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -175,6 +176,41 @@ func TestGroupEnqueuer_LingersWhenAnotherSenderJustSent(t *testing.T) {
 	}
 	if len(sink.batches) != 2 || len(sink.batches[1]) != 2 {
 		t.Fatalf("batches = %v, want [m0001], then [m0002 m0003]", sink.batches)
+	}
+}
+
+// spec.messaging.sendLinger sets how long a busy group lingers, and 0
+// turns lingering off: sends from two senders in a row then go at once.
+func TestGroupEnqueuer_LingerIsConfigurable(t *testing.T) {
+	for _, linger := range []time.Duration{0, 20 * time.Millisecond} {
+		sink := &recordingSink{}
+		g := NewGroupEnqueuer(sink, WithLinger(linger))
+		if g.window != 2*linger {
+			t.Errorf("linger %v: busy window %v, want %v", linger, g.window, 2*linger)
+		}
+		var (
+			mu    sync.Mutex
+			slept []time.Duration
+		)
+		g.sleep = func(d time.Duration) { mu.Lock(); slept = append(slept, d); mu.Unlock() }
+		if linger > 0 {
+			g.window = time.Hour // recent enough, whatever the machine's speed
+		}
+		other := dm(2)
+		other.SenderID = 2
+		for _, d := range []Delivery{dm(1), other} {
+			if err := g.Enqueue(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := g.Close(context.Background()); err != nil { // the flushers are done
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if linger == 0 && len(slept) > 0 || linger > 0 && (len(slept) == 0 || slices.ContainsFunc(slept, func(d time.Duration) bool { return d != linger })) {
+			t.Errorf("linger %v: slept %v", linger, slept)
+		}
+		mu.Unlock()
 	}
 }
 
