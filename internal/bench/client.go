@@ -69,6 +69,16 @@ func errKey(err error) string {
 // do sends one JSON request and decodes a JSON answer into out (when not
 // nil). A status outside 2xx is a *statusError.
 func (c *client) do(ctx context.Context, method, path, token string, in, out any) (int, error) {
+	return c.doKeyed(ctx, method, path, token, "", in, out)
+}
+
+// doKeyed is do with an Idempotency-Key header when key is not empty: for
+// a request the API makes idempotent by a key in its body (a send's
+// client_id), so that net/http resends it, as browsers do, when a reused
+// keep-alive connection turns out to have been closed by the server
+// before it answered (a pod shutting down closes its idle connections,
+// and a request may already be on its way over one).
+func (c *client) doKeyed(ctx context.Context, method, path, token, key string, in, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	var body io.Reader
@@ -89,6 +99,9 @@ func (c *client) do(ctx context.Context, method, path, token string, in, out any
 	req.Header.Set("Accept", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -180,7 +193,7 @@ func (c *client) send(ctx context.Context, token string, r sendReq) (string, err
 			ID string `json:"id"`
 		} `json:"message"`
 	}
-	if _, err := c.do(ctx, http.MethodPost, "/api/v1/messages", token, r, &out); err != nil {
+	if _, err := c.doKeyed(ctx, http.MethodPost, "/api/v1/messages", token, r.ClientID, r, &out); err != nil {
 		return "", err
 	}
 	if out.Message.ID == "" {
