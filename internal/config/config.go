@@ -271,7 +271,7 @@ func Default() *Config {
 				HistoryPageSize: 50,
 				SendRateLimit:   SendRateLimit{PerSecond: 5, Burst: 20},
 				ClientIDWindow:  Duration(5 * time.Minute),
-				SendLinger:      Duration(5 * time.Millisecond),
+				SendLinger:      Duration(10 * time.Millisecond),
 			},
 			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{

@@ -79,17 +79,18 @@ type pendingDelivery struct {
 // database commit whether it carries one message or ten, so at a few
 // hundred sends a second, where each message used to travel alone, a few
 // milliseconds of waiting cut the server CPU each message costs
-// (docs/benchmarks.md, issue 12). The linger is longer than the gap
-// between sends at 250/s (4 ms), so even evenly spaced sends pair up.
-// Sends at under ~100/s, or from one sender at a time, never linger:
-// waiting could not give them company.
+// (docs/benchmarks.md, issue 12). The default, 10 ms, gathers two or
+// three evenly spaced sends at 250/s: on a quiet machine 3,007–3,333 µs
+// of server CPU per DM against 4,240–4,361 with 5 ms, for 2–3 ms more
+// p50 (12–13 ms against 10). Sends at under ~50/s, or from one sender at
+// a time, never linger: waiting could not give them company.
 const (
 	maxGroup           = 128
 	maxGroupRecipients = 16384
 	groupFlushers      = 1
 	groupTimeout       = 5 * time.Second
-	groupLinger        = 5 * time.Millisecond
-	lingerWindow       = 10 * time.Millisecond
+	groupLinger        = 10 * time.Millisecond
+	lingerWindow       = 20 * time.Millisecond
 )
 
 // DefaultLinger is how long a busy group lingers unless WithLinger says
@@ -102,9 +103,10 @@ type GroupOption func(*GroupEnqueuer)
 // WithLinger makes a busy group linger d before it is taken, and counts a
 // group as busy when another sender sent within 2d; 0 never lingers. A
 // longer linger puts more messages in each task, and each task costs
-// about the same server CPU however many it holds: at 250 DMs/s, 20 ms
-// took 20–30 % less CPU per message than 5 ms, and adds up to d to a
-// busy send's latency (docs/benchmarks.md, issue 12).
+// about the same server CPU however many it holds (at 250 DMs/s on a
+// quiet machine, 20 ms cost 2,325–2,490 µs per message and 5 ms
+// 4,240–4,361); it adds up to d to a busy send's latency
+// (docs/benchmarks.md, issue 12).
 func WithLinger(d time.Duration) GroupOption {
 	return func(g *GroupEnqueuer) {
 		g.linger, g.window = max(d, 0), 2*max(d, 0)
