@@ -253,7 +253,10 @@ func (h *Hub) writeBatch(ctx context.Context, s sink, q *sequencer, frames []Fra
 }
 
 // writeFrames writes frames and flushes once. One write deadline covers
-// the batch: a per-frame timer would cost more than the write.
+// the batch (the sink sets it, see writeDeadline): a per-frame timer would
+// cost more than the write. ctx carries no deadline of its own here: the
+// connection's write deadline is what bounds a write, and a context timer
+// per batch was a tenth of a broadcast's CPU in the api.
 //
 // A frame of a sampled trace gets a stream.write span from its write to
 // the flush that puts it on the wire (or the error that did not).
@@ -261,8 +264,6 @@ func (h *Hub) writeFrames(ctx context.Context, s sink, frames []Frame) (err erro
 	if len(frames) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
 	var spans []trace.Span
 	defer func() {
 		for _, span := range spans {

@@ -175,23 +175,40 @@ func (s *slot) release() {
 // writer, which extends it batch by batch, and the hub, which cuts it when
 // it closes the stream: once cut, no later batch may push it past the cut,
 // so a writer between batches cannot outrun a shutdown.
+//
+// A batch asks for writeTimeout from its start, but the deadline is moved
+// only when it is more than deadlineSlack short of that: setting it costs
+// a runtime timer update under the poller's lock, which a stream writing a
+// small batch every few milliseconds (a broadcast to 1,000 is 1,000 such
+// batches) would otherwise pay on every one. Every batch still starts with
+// at least writeTimeout-deadlineSlack to go.
 type writeDeadline struct {
-	mu    sync.Mutex
-	set   func(time.Time) error
-	cutAt time.Time
+	mu      sync.Mutex
+	set     func(time.Time) error
+	cutAt   time.Time
+	current time.Time // the deadline last set; zero: none yet
 }
+
+// deadlineSlack is how far short of what a batch asks the write deadline
+// may be left standing.
+const deadlineSlack = writeTimeout / 2
 
 func newWriteDeadline(set func(time.Time) error) *writeDeadline {
 	return &writeDeadline{set: set}
 }
 
-// extend sets the deadline to t, or to the cut if that is sooner.
+// extend sets the deadline to t, or to the cut if that is sooner, unless
+// the deadline standing is within deadlineSlack of it.
 func (d *writeDeadline) extend(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.cutAt.IsZero() && t.After(d.cutAt) {
 		t = d.cutAt
 	}
+	if !d.current.IsZero() && !d.current.Before(t.Add(-deadlineSlack)) && !d.current.After(t) {
+		return
+	}
+	d.current = t
 	_ = d.set(t)
 }
 
@@ -203,5 +220,6 @@ func (d *writeDeadline) cut(t time.Time) {
 		return
 	}
 	d.cutAt = t
+	d.current = t
 	_ = d.set(t)
 }
