@@ -1,0 +1,3 @@
+module wakeup
+
+go 1.26
