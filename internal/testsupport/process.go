@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,15 +30,17 @@ func FreeAddr(t testing.TB) string {
 type Options struct {
 	// Name labels the process in failure messages and its output.
 	Name string
-	// Args are its arguments. StartMessager appends "--http-addr" and a
-	// free address.
+	// Args are its arguments. StartMessager appends "--http-addr
+	// 127.0.0.1:0".
 	Args []string
 	// Env is added to the test's own environment.
 	Env []string
 	// ReadyURL is polled until it answers 200 before Start returns; none
-	// when empty. StartMessager sets it to the process's /readyz.
+	// when empty. StartMessager ignores it and polls the /readyz of the
+	// address the process logs.
 	ReadyURL string
-	// ReadyTimeout bounds the wait for ReadyURL (30 s when zero).
+	// ReadyTimeout bounds the wait for ReadyURL, and for StartMessager the
+	// wait for the address and its /readyz together (30 s when zero).
 	ReadyTimeout time.Duration
 	// StopGrace is how long the cleanup waits after SIGTERM before it
 	// SIGKILLs the process; zero SIGKILLs at once.
@@ -68,19 +71,64 @@ type Process struct {
 	waitErr error         // set before exited is closed
 }
 
-// StartMessager starts the messager binary bin with o on a free address,
-// waits until its /readyz answers 200 and stops it when the test ends.
+// StartMessager starts the messager binary bin with o on a port it picks
+// itself ("--http-addr 127.0.0.1:0"), learns the address from its
+// "messager started" log line, waits until its /readyz answers 200 and
+// stops it when the test ends. A port picked here and released could be
+// taken before the child binds it (`messager all` binds its embedded
+// Redis to an ephemeral port first), and the child would exit at start.
 func StartMessager(t testing.TB, bin string, o Options) *Process {
 	t.Helper()
 	if o.Name == "" {
 		o.Name = "messager"
 	}
-	addr := FreeAddr(t)
-	o.Args = append(append([]string(nil), o.Args...), "--http-addr", addr)
-	o.ReadyURL = "http://" + addr + "/readyz"
+	timeout := o.ReadyTimeout
+	if timeout == 0 {
+		timeout = defaultReadyTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	o.Args = append(append([]string(nil), o.Args...), "--http-addr", "127.0.0.1:0")
+	o.ReadyURL = ""
 	p := Start(t, bin, o)
-	p.Addr, p.URL = addr, "http://"+addr
+	p.Addr = p.waitAddr(t, deadline)
+	p.URL = "http://" + p.Addr
+	p.waitReady(t, p.URL+"/readyz", time.Until(deadline))
 	return p
+}
+
+// startedLine finds the address in messager's "messager started" log
+// line, in the JSON format (`"addr":"127.0.0.1:…"`) and the text one
+// (`addr=127.0.0.1:…`).
+var startedLine = regexp.MustCompile(`messager started.*\baddr\W{1,3}(\d{1,3}(?:\.\d{1,3}){3}:\d+)`)
+
+// startedAddr returns the address log's "messager started" line names.
+func startedAddr(log string) (string, bool) {
+	m := startedLine.FindStringSubmatch(log)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// waitAddr reads the process's log until it says where it listens. It
+// fails the test when the process exits or deadline passes first.
+func (p *Process) waitAddr(t testing.TB, deadline time.Time) string {
+	t.Helper()
+	for {
+		log, _ := p.Log()
+		if addr, ok := startedAddr(log); ok {
+			return addr
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("%s exited before it listened: %v\n%s", p.Name, p.waitErr, p.Tail(failureTailLines))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not log where it listens in time\n%s", p.Name, p.Tail(failureTailLines))
+		}
+		time.Sleep(readyPollInterval)
+	}
 }
 
 // Start starts bin with o, waits until o.ReadyURL answers 200 and stops the
