@@ -201,6 +201,18 @@ type Conn struct {
 	queue     []Frame
 	limit     int
 	replaying bool
+	// direct, set while the stream is live on a transport that allows it,
+	// lets push write a frame itself (direct.go); under mu.
+	direct *directWriter
+
+	// wmu is held by whoever writes to the client: the stream's goroutine
+	// for each batch, replay, ping or close, or push for a direct write.
+	// The stream's goroutine takes it before taking the queue, so a frame
+	// written directly never overtakes one taken before it.
+	wmu sync.Mutex
+	// seq orders the stream's message frames (order.go); under wmu once
+	// the stream is live.
+	seq *sequencer
 }
 
 // Reasons a connection was closed by the server.
@@ -231,15 +243,60 @@ func (c *Conn) push(f Frame) {
 		c.slowConsumer()
 		return
 	}
+	if len(c.queue) == 0 && c.direct != nil && f.Trace == nil && len(f.Data) <= maxDirectFrame && c.wmu.TryLock() {
+		sent, pending := c.writeDirect(f)
+		c.wmu.Unlock()
+		if sent {
+			c.mu.Unlock()
+			if pending {
+				c.wake()
+			}
+			return
+		}
+	}
 	c.queue = append(c.queue, f)
 	wake := len(c.queue) == 1 && !c.replaying
 	c.mu.Unlock()
 	if wake {
-		select {
-		case c.notify <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
+}
+
+// wake tells the stream's goroutine there is something to write.
+func (c *Conn) wake() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// writeDirect writes f to the client from the delivering goroutine, under
+// mu and wmu with nothing queued: the stream's goroutine is idle and every
+// earlier frame is written. sent is false when f must be queued instead
+// (it waits for a gap, or the socket took none of it); pending is true when
+// the socket took only part, which the stream's goroutine must finish.
+func (c *Conn) writeDirect(f Frame) (sent, pending bool) {
+	write, ok := c.seq.alone(f)
+	if !ok {
+		return false, false
+	}
+	if !write { // a position already written: dropped, as admit would
+		return true, false
+	}
+	if err := c.direct.writeText(f.Data); err != nil {
+		return false, false
+	}
+	c.seq.passed(f)
+	c.hub.countSent(f.Type)
+	return true, len(c.direct.pending) > 0
+}
+
+// endDirect stops direct writes: the stream's goroutine is about to close
+// the connection or stop writing to it. It waits for one in progress.
+func (c *Conn) endDirect() {
+	c.mu.Lock()
+	c.direct = nil
+	c.mu.Unlock()
 }
 
 // take returns every queued frame and leaves spare (emptied) as the new queue.
@@ -251,13 +308,15 @@ func (c *Conn) take(spare []Frame) []Frame {
 	return q
 }
 
-// goLive ends the replay: later frames are announced to the writer, and
-// the frames that waited are returned to be written now.
-func (c *Conn) goLive(bufferSize int) []Frame {
+// goLive ends the replay: later frames are announced to the writer, or
+// written directly through d when it is not nil, and the frames that
+// waited are returned to be written now. The caller holds wmu, so no
+// direct write starts before those are written.
+func (c *Conn) goLive(bufferSize int, d *directWriter) []Frame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.queue
-	c.queue, c.replaying, c.limit = nil, false, bufferSize
+	c.queue, c.replaying, c.limit, c.direct = nil, false, bufferSize, d
 	return q
 }
 

@@ -49,6 +49,7 @@ func (s *fakeSink) flush() error                       { return nil }
 func (s *fakeSink) ping(ctx context.Context) error     { return nil }
 func (s *fakeSink) control() <-chan []byte             { return nil }
 func (s *fakeSink) pong(context.Context, []byte) error { return nil }
+func (s *fakeSink) direct() *directWriter              { return nil }
 func (s *fakeSink) closeWith(reason int32) {
 	s.mu.Lock()
 	s.closed = append(s.closed, reason)
@@ -295,6 +296,7 @@ func (discardSink) ping(context.Context) error         { return nil }
 func (discardSink) control() <-chan []byte             { return nil }
 func (discardSink) pong(context.Context, []byte) error { return nil }
 func (discardSink) closeWith(int32)                    {}
+func (discardSink) direct() *directWriter              { return nil }
 
 // BenchmarkHubFanout1000 delivers one event to 1,000 local connections
 // through Hub.Deliver and waits until their writers have drained it.

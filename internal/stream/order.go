@@ -38,6 +38,29 @@ func (q *sequencer) admit(f Frame, out []Frame) []Frame {
 	return out
 }
 
+// alone reports whether admit would pass f by itself with nothing held
+// (write), or drop it (!write), so f may skip the connection's queue
+// (Conn.push writing directly); ok is false when f would have to wait for
+// a gap. It changes nothing: after writing f, call passed.
+func (q *sequencer) alone(f Frame) (write, ok bool) {
+	switch {
+	case len(q.held) > 0:
+		return false, false
+	case f.Seq == 0 || q.last < 0 || f.Seq == q.last+1:
+		return true, true
+	case f.Seq <= q.last:
+		return false, true
+	}
+	return false, false
+}
+
+// passed records that f, which alone let through, was written.
+func (q *sequencer) passed(f Frame) {
+	if f.Seq != 0 {
+		q.last = f.Seq
+	}
+}
+
 // drain appends the held frames that now follow last without a gap, and
 // drops those at positions already passed.
 func (q *sequencer) drain(out []Frame) []Frame {

@@ -39,6 +39,9 @@ type sink interface {
 	pong(ctx context.Context, payload []byte) error
 	// closeWith ends the stream telling the client why, where the transport can.
 	closeWith(reason int32)
+	// direct returns the writer that lets frames skip the stream's
+	// goroutine (direct.go), or nil where the transport has none.
+	direct() *directWriter
 }
 
 // errShuttingDown refuses streams once the hub is closing.
@@ -71,8 +74,11 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 	}
 	defer h.unregister(c)
 	defer c.close(closeNone)
+	// Runs first: whatever ends the stream, no direct write follows.
+	defer c.endDirect()
 
 	q := &sequencer{}
+	c.seq = q
 	if err := h.start(ctx, c, s, replay, q, from); err != nil {
 		if ctx.Err() != nil {
 			// The client left or broke the protocol while the stream
@@ -86,7 +92,10 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 	if limit <= 0 {
 		limit = defaultBuffer
 	}
-	if err := h.writeBatch(ctx, s, q, c.goLive(limit)); err != nil {
+	c.wmu.Lock()
+	err := h.writeBatch(ctx, s, q, c.goLive(limit, s.direct()))
+	c.wmu.Unlock()
+	if err != nil {
 		return err
 	}
 
@@ -98,17 +107,24 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 	armed := false
 	var spare []Frame
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.done:
+			c.endDirect()
 			s.closeWith(c.reason.Load())
 			return nil
 		case <-c.notify:
+			c.wmu.Lock()
 			batch := c.take(spare)
-			if err := h.writeBatch(ctx, s, q, batch); err != nil {
-				return err
+			if len(batch) == 0 {
+				// A direct write left the end of a frame to send.
+				err = s.flush()
+			} else {
+				err = h.writeBatch(ctx, s, q, batch)
 			}
+			c.wmu.Unlock()
 			spare = nil
 			if cap(batch) <= keepBatchCap {
 				clear(batch)
@@ -116,25 +132,29 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 			}
 		case <-gap.C:
 			armed = false
-			if err := h.fillGaps(ctx, c, s, replay, q); err != nil {
-				return err
-			}
+			c.wmu.Lock()
+			err = h.fillGaps(ctx, c, s, replay, q)
+			c.wmu.Unlock()
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := s.ping(pctx)
+			c.wmu.Lock()
+			err = s.ping(pctx)
+			c.wmu.Unlock()
 			cancel()
-			if err != nil {
-				return err
-			}
 		case payload := <-s.control():
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := s.pong(pctx, payload)
+			c.wmu.Lock()
+			err = s.pong(pctx, payload)
+			c.wmu.Unlock()
 			cancel()
-			if err != nil {
-				return err
-			}
 		}
-		if _, _, held := q.gap(); held && !armed {
+		if err != nil {
+			return err
+		}
+		c.wmu.Lock()
+		_, _, held := q.gap()
+		c.wmu.Unlock()
+		if held && !armed {
 			gap.Reset(gapWait)
 			armed = true
 		}

@@ -64,6 +64,9 @@ func (s *sseSink) ping(ctx context.Context) error {
 	return s.flush()
 }
 
+// direct is nil: SSE frames go through the response writer only.
+func (s *sseSink) direct() *directWriter { return nil }
+
 func (s *sseSink) closeWith(reason int32) {
 	s.deadline.extend(time.Now().Add(closeGrace))
 	s.armed = true

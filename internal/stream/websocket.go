@@ -33,8 +33,15 @@ type wsSink struct {
 	header   [ws.MaxHeaderSize]byte
 	pongs    chan []byte
 	deadline *writeDeadline
+	// dw lets the hub write frames directly (direct.go); nil when the
+	// connection has no raw descriptor.
+	dw *directWriter
 }
 
+func (w *wsSink) direct() *directWriter { return w.dw }
+
+// begin starts a batch: a pooled buffer, the write deadline, and first of
+// all the end of a frame a direct write could not finish.
 func (w *wsSink) begin(ctx context.Context) {
 	if w.bw != nil {
 		return
@@ -46,6 +53,11 @@ func (w *wsSink) begin(ctx context.Context) {
 		deadline = time.Now().Add(writeTimeout)
 	}
 	w.deadline.extend(deadline)
+	if w.dw != nil {
+		if p := w.dw.takePending(); len(p) > 0 {
+			_, _ = w.bw.Write(p) // an error stays in bw and fails the flush
+		}
+	}
 }
 
 func (w *wsSink) frame(ctx context.Context, f ws.Frame) error {
@@ -63,7 +75,10 @@ func (w *wsSink) write(ctx context.Context, f Frame) error {
 
 func (w *wsSink) flush() error {
 	if w.bw == nil {
-		return nil
+		if w.dw == nil || len(w.dw.pending) == 0 {
+			return nil
+		}
+		w.begin(context.Background())
 	}
 	err := w.bw.Flush()
 	w.bw.Reset(nil)
@@ -188,7 +203,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 	go func() {
 		defer h.hub.wg.Done()
 		defer sl.release()
-		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1), deadline: newWriteDeadline(conn.SetWriteDeadline)}
+		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1), deadline: newWriteDeadline(conn.SetWriteDeadline), dw: newDirectWriter(conn)}
 		ctx, cancel := context.WithCancel(sl.bind(context.Background(), sink.deadline))
 		defer cancel()
 		ended := make(chan readEnd, 1)
