@@ -28,6 +28,9 @@ import (
 // blocking. Every use is under the stream's Conn.wmu.
 type directWriter struct {
 	raw syscall.RawConn
+	// deadline is the stream's: once the hub has cut it, the stream is
+	// being ended (logout, shutdown) and nothing more goes out directly.
+	deadline *writeDeadline
 	// pending holds the unsent end of a frame a direct write sent in part;
 	// the sink writes it before any other byte (wsSink.begin).
 	pending []byte
@@ -41,10 +44,10 @@ type directWriter struct {
 // the stream's goroutine, which writes them with a deadline.
 const maxDirectFrame = 16 << 10
 
-// newDirectWriter returns a writer on conn, or nil when conn offers no
-// raw descriptor (TLS, an in-memory pipe) or the platform no non-blocking
-// write on one (see rawWrite).
-func newDirectWriter(conn net.Conn) *directWriter {
+// newDirectWriter returns a writer on conn, whose write deadline is
+// deadline, or nil when conn offers no raw descriptor (TLS, an in-memory
+// pipe) or the platform no non-blocking write on one (see rawWrite).
+func newDirectWriter(conn net.Conn, deadline *writeDeadline) *directWriter {
 	if !rawWriteSupported {
 		return nil
 	}
@@ -56,16 +59,17 @@ func newDirectWriter(conn net.Conn) *directWriter {
 	if err != nil {
 		return nil
 	}
-	return &directWriter{raw: raw}
+	return &directWriter{raw: raw, deadline: deadline}
 }
 
-// errWouldBlock says the socket took nothing: queue the frame instead.
+// errWouldBlock says the socket took nothing, or the stream is ending:
+// queue the frame instead.
 var errWouldBlock = errors.New("socket buffer full")
 
 // writeText sends data as one text frame. nil means the frame is sent or
 // will be (its end pending); an error means nothing of it was sent.
 func (d *directWriter) writeText(data []byte) error {
-	if len(d.pending) > 0 {
+	if len(d.pending) > 0 || d.deadline.isCut() {
 		return errWouldBlock
 	}
 	d.buf = d.buf[:0]

@@ -84,7 +84,7 @@ func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
 	h := NewHub(prometheus.NewRegistry(), 16)
 	c := newConn(h, 7, transportWS, true)
 	c.seq = &sequencer{last: 4}
-	d := newDirectWriter(server)
+	d := newDirectWriter(server, newWriteDeadline(server.SetWriteDeadline))
 	if d == nil {
 		t.Fatal("a TCP connection offers no raw descriptor")
 	}
@@ -105,6 +105,25 @@ func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
 	}
 }
 
+// Once the hub ends a stream (logout cuts its write deadline, then cancels
+// it), a frame delivered after is not written directly: the bus delivers
+// the next event before the stream's goroutine has stopped, and a logged
+// out client must not get it.
+func TestPush_WritesNothingDirectlyOnceTheStreamIsEnded(t *testing.T) {
+	server, _ := tcpPair(t)
+	h := NewHub(prometheus.NewRegistry(), 16)
+	c := newConn(h, 7, transportWS, true)
+	c.seq = &sequencer{last: 4}
+	deadline := newWriteDeadline(server.SetWriteDeadline)
+	c.goLive(16, newDirectWriter(server, deadline))
+	deadline.cut(time.Now().Add(closeGrace)) // slot.end
+
+	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5})
+	if q := c.take(nil); len(q) != 1 {
+		t.Fatalf("queue %v, want the frame left to the ending stream", q)
+	}
+}
+
 // A frame that must wait for a missing position is not written directly:
 // it is queued, and the stream writes it once the gap is filled.
 func TestPush_LeavesAFrameAfterAGapToTheStream(t *testing.T) {
@@ -112,7 +131,7 @@ func TestPush_LeavesAFrameAfterAGapToTheStream(t *testing.T) {
 	h := NewHub(prometheus.NewRegistry(), 16)
 	c := newConn(h, 7, transportWS, true)
 	c.seq = &sequencer{last: 4}
-	c.goLive(16, newDirectWriter(server))
+	c.goLive(16, newDirectWriter(server, nil))
 
 	c.push(Frame{Type: events.TypeMessage, ID: "m6", Data: []byte(`{"n":6}`), Seq: 6})
 	if q := c.take(nil); len(q) != 1 || q[0].Seq != 6 {
@@ -153,7 +172,7 @@ func smallPipe(t *testing.T) (r *os.File, w pipeConn) {
 // and nothing else is written directly until that end has gone out.
 func TestDirectWriter_KeepsTheEndOfAFrameTakenInPart(t *testing.T) {
 	_, w := smallPipe(t)
-	d := newDirectWriter(w)
+	d := newDirectWriter(w, nil)
 	if d == nil {
 		t.Fatal("a pipe offers no raw descriptor")
 	}
@@ -179,7 +198,8 @@ func TestServe_FramesStayWholeAndInOrderWhenTheClientIsSlow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	mb := &fakeMailbox{byPos: map[int64]string{}} // head 0
-	s := &wsSink{conn: server, pongs: make(chan []byte, 1), deadline: newWriteDeadline(server.SetWriteDeadline), dw: newDirectWriter(server)}
+	deadline := newWriteDeadline(server.SetWriteDeadline)
+	s := &wsSink{conn: server, pongs: make(chan []byte, 1), deadline: deadline, dw: newDirectWriter(server, deadline)}
 	if s.dw == nil {
 		t.Fatal("no direct writer on a pipe")
 	}

@@ -356,3 +356,50 @@ func BenchmarkHubFanout1000(b *testing.B) {
 		})
 	}
 }
+
+// gateSink holds every write until gate is closed, whatever the context.
+type gateSink struct {
+	discardSink
+	started chan struct{}
+	gate    chan struct{}
+	mu      sync.Mutex
+	ids     []string
+}
+
+func (s *gateSink) write(_ context.Context, f Frame) error {
+	s.started <- struct{}{}
+	<-s.gate
+	s.mu.Lock()
+	s.ids = append(s.ids, f.ID)
+	s.mu.Unlock()
+	return nil
+}
+
+// A stream whose context ends (logout ends it through its slot) writes
+// nothing queued after: a frame that arrived as it ended, while it was
+// still writing the one before, is not written once that write is done
+// (its goroutine then saw both at once and could pick either).
+func TestServe_WritesNothingQueuedAfterItsContextEnds(t *testing.T) {
+	h := NewHub(prometheus.NewRegistry(), 16)
+	for i := range 40 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s := &gateSink{started: make(chan struct{}, 4), gate: make(chan struct{})}
+		done := startServe(ctx, h, 1, s)
+		waitUntil(t, "stream registered", func() bool { return h.Len() == 1 })
+		h.Deliver(msgEnv("first", 1))
+		waitFor(t, "first write", s.started)
+		cancel()
+		h.Deliver(msgEnv("late", 1))
+		close(s.gate)
+		if err := <-done; err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		s.mu.Lock()
+		got := slices.Clone(s.ids)
+		s.mu.Unlock()
+		if !slices.Equal(got, []string{"first"}) {
+			t.Fatalf("round %d: wrote %v, want only the frame written before the context ended", i, got)
+		}
+		waitUntil(t, "stream gone", func() bool { return h.Len() == 0 })
+	}
+}

@@ -116,6 +116,10 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 			s.closeWith(c.reason.Load())
 			return nil
 		case <-c.notify:
+			if ctx.Err() != nil {
+				// Ended (logout) as frames came: none goes out after.
+				return nil
+			}
 			c.wmu.Lock()
 			batch := c.take(spare)
 			if len(batch) == 0 {

@@ -212,6 +212,17 @@ func (d *writeDeadline) extend(t time.Time) {
 	_ = d.set(t)
 }
 
+// isCut reports whether the hub has cut the deadline: the stream is being
+// ended. A nil deadline is never cut.
+func (d *writeDeadline) isCut() bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.cutAt.IsZero()
+}
+
 // cut brings the deadline forward to t for good.
 func (d *writeDeadline) cut(t time.Time) {
 	d.mu.Lock()

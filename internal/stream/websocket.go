@@ -203,7 +203,8 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 	go func() {
 		defer h.hub.wg.Done()
 		defer sl.release()
-		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1), deadline: newWriteDeadline(conn.SetWriteDeadline), dw: newDirectWriter(conn)}
+		deadline := newWriteDeadline(conn.SetWriteDeadline)
+		sink := &wsSink{conn: conn, pongs: make(chan []byte, 1), deadline: deadline, dw: newDirectWriter(conn, deadline)}
 		ctx, cancel := context.WithCancel(sl.bind(context.Background(), sink.deadline))
 		defer cancel()
 		ended := make(chan readEnd, 1)
