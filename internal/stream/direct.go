@@ -14,7 +14,7 @@ import (
 // frame to the socket itself, in one non-blocking system call. Handing
 // every frame to the stream's goroutine cost a goroutine wake-up, a select
 // and often an OS thread wake-up per frame: about a fifth of the api's CPU
-// in a broadcast to 1,000, and a few context switches per direct message.
+// in a broadcast to 1,000 (docs/benchmarks.md, session 9).
 // NATS's server flushes its clients from the publisher's goroutine for the
 // same reason.
 //
@@ -34,7 +34,7 @@ type directWriter struct {
 	// pending holds the unsent end of a frame a direct write sent in part;
 	// the sink writes it before any other byte (wsSink.begin).
 	pending []byte
-	// buf is reused to encode one frame.
+	// buf is reused to encode one frame (at most maxDirectFrame and a header).
 	buf    []byte
 	header [ws.MaxHeaderSize]byte
 }
@@ -93,9 +93,6 @@ func (d *directWriter) writeText(data []byte) error {
 		return werr
 	case n < len(d.buf):
 		d.pending = append(d.pending[:0], d.buf[n:]...)
-	}
-	if cap(d.buf) > maxDirectFrame+ws.MaxHeaderSize {
-		d.buf = nil
 	}
 	return nil
 }
