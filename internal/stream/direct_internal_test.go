@@ -90,9 +90,9 @@ func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
 	}
 	c.goLive(16, d)
 
-	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5})
-	c.push(Frame{Type: events.TypeMessage, ID: "m4", Data: []byte(`{"n":4}`), Seq: 4}) // already passed: dropped
-	c.push(Frame{Type: events.TypePresence, Data: []byte(`{"p":1}`)})
+	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5}, true)
+	c.push(Frame{Type: events.TypeMessage, ID: "m4", Data: []byte(`{"n":4}`), Seq: 4}, true) // already passed: dropped
+	c.push(Frame{Type: events.TypePresence, Data: []byte(`{"p":1}`)}, true)
 
 	if got := readTexts(t, client, 2); got[0] != `{"n":5}` || got[1] != `{"p":1}` {
 		t.Fatalf("client read %q, want the frame at position 5, then the presence frame", got)
@@ -102,6 +102,22 @@ func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
 	}
 	if c.seq.last != 5 {
 		t.Fatalf("sequencer at %d after writing position 5", c.seq.last)
+	}
+}
+
+// A frame delivered while the bus is behind (direct false) is queued even
+// for an idle stream, so that the stream's goroutine writes a burst's
+// frames together.
+func TestPush_QueuesWhenTheDelivererIsBehind(t *testing.T) {
+	server, _ := tcpPair(t)
+	h := NewHub(prometheus.NewRegistry(), 16)
+	c := newConn(h, 7, transportWS, true)
+	c.seq = &sequencer{last: 4}
+	c.goLive(16, newDirectWriter(server, nil))
+
+	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5}, false)
+	if q := c.take(nil); len(q) != 1 {
+		t.Fatalf("queue %v, want the frame queued", q)
 	}
 }
 
@@ -118,7 +134,7 @@ func TestPush_WritesNothingDirectlyOnceTheStreamIsEnded(t *testing.T) {
 	c.goLive(16, newDirectWriter(server, deadline))
 	deadline.cut(time.Now().Add(closeGrace)) // slot.end
 
-	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5})
+	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5}, true)
 	if q := c.take(nil); len(q) != 1 {
 		t.Fatalf("queue %v, want the frame left to the ending stream", q)
 	}
@@ -133,7 +149,7 @@ func TestPush_LeavesAFrameAfterAGapToTheStream(t *testing.T) {
 	c.seq = &sequencer{last: 4}
 	c.goLive(16, newDirectWriter(server, nil))
 
-	c.push(Frame{Type: events.TypeMessage, ID: "m6", Data: []byte(`{"n":6}`), Seq: 6})
+	c.push(Frame{Type: events.TypeMessage, ID: "m6", Data: []byte(`{"n":6}`), Seq: 6}, true)
 	if q := c.take(nil); len(q) != 1 || q[0].Seq != 6 {
 		t.Fatalf("queue %v, want the frame at position 6 waiting for 5", q)
 	}

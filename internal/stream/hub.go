@@ -72,18 +72,25 @@ func NewHub(reg prometheus.Registerer, bufferSize int) *Hub {
 }
 
 // Deliver hands env's frame to the connections of its audience.
-func (h *Hub) Deliver(env events.Envelope) { h.DeliverTraced(env, nil) }
+func (h *Hub) Deliver(env events.Envelope) { h.deliver(env, nil, true) }
 
 // DeliverTraced is Deliver for a frame whose writes to the clients are
 // spans (stream.write) under push, the span of its delivery to this pod.
 func (h *Hub) DeliverTraced(env events.Envelope, push *trace.SpanContext) {
+	h.deliver(env, push, true)
+}
+
+// deliver hands env's frame to its audience's connections; direct says
+// whether an idle WebSocket stream may get it written at once by this
+// goroutine (Conn.push), rather than by its own.
+func (h *Hub) deliver(env events.Envelope, push *trace.SpanContext, direct bool) {
 	f := Frame{Type: env.Type, ID: env.ID, Data: env.Frame, Trace: push}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if env.All {
 		for _, set := range h.users {
 			for c := range set {
-				c.push(f)
+				c.push(f, direct)
 			}
 		}
 		return
@@ -94,7 +101,7 @@ func (h *Hub) DeliverTraced(env events.Envelope, push *trace.SpanContext) {
 			f.Seq = env.Seqs[i]
 		}
 		for c := range h.users[uid] {
-			c.push(f)
+			c.push(f, direct)
 		}
 	}
 }
@@ -236,14 +243,16 @@ func newConn(h *Hub, userID int, transport string, replaying bool) *Conn {
 	return c
 }
 
-func (c *Conn) push(f Frame) {
+// push queues f for the stream's goroutine or, when direct allows and the
+// stream is idle, writes it (writeDirect).
+func (c *Conn) push(f Frame, direct bool) {
 	c.mu.Lock()
 	if len(c.queue) >= c.limit {
 		c.mu.Unlock()
 		c.slowConsumer()
 		return
 	}
-	if len(c.queue) == 0 && c.direct != nil && f.Trace == nil && len(f.Data) <= maxDirectFrame && c.wmu.TryLock() {
+	if direct && len(c.queue) == 0 && c.direct != nil && f.Trace == nil && len(f.Data) <= maxDirectFrame && c.wmu.TryLock() {
 		sent, pending := c.writeDirect(f)
 		c.wmu.Unlock()
 		if sent {
