@@ -76,19 +76,29 @@ func readTexts(t *testing.T, conn interface {
 	return out
 }
 
-// A live frame for a stream whose goroutine is idle is written by the
-// goroutine delivering it: here no stream goroutine runs at all, and the
-// client still gets the frame, with nothing left queued.
-func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
+// liveConn returns a live WebSocket-like stream of user 7 on a loopback
+// connection, its sequencer at position 4, with no goroutine serving it:
+// what reaches the client was written by push itself. It also returns the
+// stream's write deadline and the client's end.
+func liveConn(t *testing.T) (*Conn, *writeDeadline, net.Conn) {
+	t.Helper()
 	server, client := tcpPair(t)
-	h := NewHub(prometheus.NewRegistry(), 16)
-	c := newConn(h, 7, transportWS, true)
+	c := newConn(NewHub(prometheus.NewRegistry(), 16), 7, transportWS, true)
 	c.seq = &sequencer{last: 4}
-	d := newDirectWriter(server, newWriteDeadline(server.SetWriteDeadline))
+	deadline := newWriteDeadline(server.SetWriteDeadline)
+	d := newDirectWriter(server, deadline)
 	if d == nil {
 		t.Fatal("a TCP connection offers no raw descriptor")
 	}
 	c.goLive(16, d)
+	return c, deadline, client
+}
+
+// A live frame for a stream whose goroutine is idle is written by the
+// goroutine delivering it: here no stream goroutine runs at all, and the
+// client still gets the frame, with nothing left queued.
+func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
+	c, _, client := liveConn(t)
 
 	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5}, true)
 	c.push(Frame{Type: events.TypeMessage, ID: "m4", Data: []byte(`{"n":4}`), Seq: 4}, true) // already passed: dropped
@@ -109,11 +119,7 @@ func TestPush_WritesALiveFrameItselfWhenTheStreamIsIdle(t *testing.T) {
 // for an idle stream, so that the stream's goroutine writes a burst's
 // frames together.
 func TestPush_QueuesWhenTheDelivererIsBehind(t *testing.T) {
-	server, _ := tcpPair(t)
-	h := NewHub(prometheus.NewRegistry(), 16)
-	c := newConn(h, 7, transportWS, true)
-	c.seq = &sequencer{last: 4}
-	c.goLive(16, newDirectWriter(server, nil))
+	c, _, _ := liveConn(t)
 
 	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5}, false)
 	if q := c.take(nil); len(q) != 1 {
@@ -126,12 +132,7 @@ func TestPush_QueuesWhenTheDelivererIsBehind(t *testing.T) {
 // the next event before the stream's goroutine has stopped, and a logged
 // out client must not get it.
 func TestPush_WritesNothingDirectlyOnceTheStreamIsEnded(t *testing.T) {
-	server, _ := tcpPair(t)
-	h := NewHub(prometheus.NewRegistry(), 16)
-	c := newConn(h, 7, transportWS, true)
-	c.seq = &sequencer{last: 4}
-	deadline := newWriteDeadline(server.SetWriteDeadline)
-	c.goLive(16, newDirectWriter(server, deadline))
+	c, deadline, _ := liveConn(t)
 	deadline.cut(time.Now().Add(closeGrace)) // slot.end
 
 	c.push(Frame{Type: events.TypeMessage, ID: "m5", Data: []byte(`{"n":5}`), Seq: 5}, true)
@@ -143,11 +144,7 @@ func TestPush_WritesNothingDirectlyOnceTheStreamIsEnded(t *testing.T) {
 // A frame that must wait for a missing position is not written directly:
 // it is queued, and the stream writes it once the gap is filled.
 func TestPush_LeavesAFrameAfterAGapToTheStream(t *testing.T) {
-	server, _ := tcpPair(t)
-	h := NewHub(prometheus.NewRegistry(), 16)
-	c := newConn(h, 7, transportWS, true)
-	c.seq = &sequencer{last: 4}
-	c.goLive(16, newDirectWriter(server, nil))
+	c, _, _ := liveConn(t)
 
 	c.push(Frame{Type: events.TypeMessage, ID: "m6", Data: []byte(`{"n":6}`), Seq: 6}, true)
 	if q := c.take(nil); len(q) != 1 || q[0].Seq != 6 {
