@@ -107,6 +107,8 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 	armed := false
 	var spare []Frame
 	for {
+		// Every case that goes on writes under wmu (see Conn.wmu), which is
+		// held on to for the gap check below: one lock per wake-up.
 		var err error
 		select {
 		case <-ctx.Done():
@@ -128,7 +130,6 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 			} else {
 				err = h.writeBatch(ctx, s, q, batch)
 			}
-			c.wmu.Unlock()
 			spare = nil
 			if cap(batch) <= keepBatchCap {
 				clear(batch)
@@ -138,26 +139,22 @@ func (h *Hub) serve(ctx context.Context, userID int, transport string, from stre
 			armed = false
 			c.wmu.Lock()
 			err = h.fillGaps(ctx, c, s, replay, q)
-			c.wmu.Unlock()
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			c.wmu.Lock()
 			err = s.ping(pctx)
-			c.wmu.Unlock()
 			cancel()
 		case payload := <-s.control():
 			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			c.wmu.Lock()
 			err = s.pong(pctx, payload)
-			c.wmu.Unlock()
 			cancel()
 		}
+		_, _, held := q.gap()
+		c.wmu.Unlock()
 		if err != nil {
 			return err
 		}
-		c.wmu.Lock()
-		_, _, held := q.gap()
-		c.wmu.Unlock()
 		if held && !armed {
 			gap.Reset(gapWait)
 			armed = true
