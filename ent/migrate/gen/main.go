@@ -268,9 +268,11 @@ type nextFile struct{ version, name string }
 // next file: now as an Atlas version (UTC, to the second), or one second
 // past the newest file of either dialect if the clock is behind it (a file
 // that sorted before an applied one would be refused as out of order),
-// and the given name. A directory that lags the other's newest file (a
-// run without PostgreSQL wrote only SQLite's) catches up under that
-// file's version and name instead, so the pair still matches.
+// and the given name. PostgreSQL's directory, when it lags SQLite's newest
+// file (a run without PostgreSQL wrote only SQLite's), catches up under
+// that file's version and name instead, so the pair still matches.
+// SQLite's never catches up: it lags whenever PostgreSQL has files of its
+// own (functions, triggers, storage settings), which have no SQLite twin.
 func nextFiles(root, name string) (map[string]nextFile, error) {
 	const layout = "20060102150405"
 	newest := map[string]atlasmigrate.File{}
@@ -301,14 +303,11 @@ func nextFiles(root, name string) (map[string]nextFile, error) {
 		}
 	}
 	next := map[string]nextFile{}
-	for d, other := range map[string]string{postgresDir: sqliteDir, sqliteDir: postgresDir} {
-		next[d] = nextFile{now.Format(layout), name}
-		o, ok := newest[other]
-		if !ok {
-			continue
-		}
-		if mine, ok := newest[d]; !ok || mine.Version() < o.Version() {
-			next[d] = nextFile{o.Version(), o.Desc()}
+	next[sqliteDir] = nextFile{now.Format(layout), name}
+	next[postgresDir] = next[sqliteDir]
+	if o, ok := newest[sqliteDir]; ok {
+		if mine, ok := newest[postgresDir]; !ok || mine.Version() < o.Version() {
+			next[postgresDir] = nextFile{o.Version(), o.Desc()}
 		}
 	}
 	return next, nil
