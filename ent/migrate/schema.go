@@ -86,9 +86,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "messagerecipient_recipient_id_message_id",
+				Name:    "messagerecipient_message_id_recipient_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessageRecipientsColumns[5], MessageRecipientsColumns[4]},
+				Columns: []*schema.Column{MessageRecipientsColumns[4], MessageRecipientsColumns[5]},
 			},
 			{
 				Name:    "messagerecipient_recipient_id_seq",

@@ -129,6 +129,7 @@ func TestMessaging_BadInputIsAClearProblem(t *testing.T) {
 		{"non-numeric limit", "GET", "/api/v1/messages?limit=ten", nil, u, 422, "limit"},
 		{"limit over 200", "GET", "/api/v1/messages?limit=201", nil, u, 422, "limit"},
 		{"cursor not an id", "GET", "/api/v1/messages?before=abc", nil, u, 422, "before"},
+		{"cursor not one of yours", "GET", "/api/v1/messages?before=01a21a36-508b-74ad-98fe-2d0b06912795", nil, u, 422, "before"},
 		{"after not an id", "GET", "/api/v1/messages?after=abc", nil, u, 422, "after"},
 		{"stream after not an id", "GET", "/api/v1/stream?after=abc", nil, u, 422, "after"},
 		{"unauthenticated send", "POST", "/api/v1/messages", `{"body":"x"}`, anon, 401, ""},

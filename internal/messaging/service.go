@@ -34,8 +34,10 @@ type Service interface {
 	// An empty to is a broadcast to everyone online but the sender. A
 	// sender over its send rate limit gets a *RateLimitedError.
 	Send(ctx context.Context, sender auth.Principal, in SendInput) (m events.Message, created bool, err error)
-	// History returns a page of the caller's messages, newest first, and
-	// the cursor of the next older page ("" when there is none).
+	// History returns a page of the caller's messages, newest first in
+	// the order their stream delivered them, and the cursor of the next
+	// older page ("" when there is none). A cursor that is not one of the
+	// caller's messages is a validation error.
 	History(ctx context.Context, caller auth.Principal, before string, limit int) ([]events.Message, string, error)
 	// After returns the caller's messages after id, oldest first.
 	After(ctx context.Context, caller auth.Principal, after string, limit int) ([]events.Message, error)
@@ -218,6 +220,13 @@ func (s *service) History(ctx context.Context, caller auth.Principal, before str
 		return nil, "", err
 	}
 	stored, err := s.store.History(ctx, caller.UserID, before, limit)
+	if errors.Is(err, storage.ErrNotFound) {
+		// The cursor is next_before of an earlier page: one of the
+		// caller's messages, whose place in their mailbox the page
+		// continues from. Any other id has no place to continue from.
+		errs.Add("before", "must be the id of a message in your history (next_before of the previous page)")
+		return nil, "", errs.Err()
+	}
 	if err != nil {
 		return nil, "", err
 	}

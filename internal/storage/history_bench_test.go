@@ -25,8 +25,9 @@ const historyDepth = 100_000
 // seedHistory gives users[0] historyDepth messages with multi-row inserts
 // in one transaction: a third sent DMs, a third received DMs, a third
 // received broadcasts (each also delivered to a bystander), plus DMs
-// between the others that users[0] must never see. It returns the ids of
-// users[0]'s messages, oldest first.
+// between the others that users[0] must never see, each at the next
+// position of every mailbox it is in, as SaveBatch places them. It
+// returns the ids of users[0]'s messages, oldest first.
 func seedHistory(b *testing.B, db *storage.DB, users []storage.User) []string {
 	b.Helper()
 	ctx := context.Background()
@@ -38,32 +39,35 @@ func seedHistory(b *testing.B, db *storage.DB, users []storage.User) []string {
 	}
 	defer func() { _ = tx.Rollback() }()
 	d := entsql.Dialect(db.Dialect())
-	const chunk = 1000 // 7 params a row: far under both databases' limits
+	const chunk = 1000      // 7 params a row: far under both databases' limits
+	last := map[int]int64{} // each user's newest position
+	next := func(u storage.User) int64 { last[u.ID]++; return last[u.ID] }
 	var mine []string
 	now := time.Now().UTC()
 	total := historyDepth + historyDepth/10
 	for lo := 0; lo < total; lo += chunk {
-		msgs := d.Insert(message.Table).Columns(message.FieldID, message.FieldSenderID, message.FieldToID, message.FieldBody, message.FieldBroadcast, message.FieldCreatedAt)
-		recs := d.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt)
+		msgs := d.Insert(message.Table).Columns(message.FieldID, message.FieldSenderID, message.FieldToID, message.FieldBody, message.FieldBroadcast, message.FieldCreatedAt, message.FieldSenderSeq)
+		recs := d.Insert(messagerecipient.Table).Columns(messagerecipient.FieldMessageID, messagerecipient.FieldRecipientID, messagerecipient.FieldCreatedAt, messagerecipient.FieldSeq)
 		for n := lo; n < min(lo+chunk, total); n++ {
 			id := msgID(n)
 			at := epoch.Add(time.Duration(n) * time.Millisecond)
 			body := fmt.Sprintf("message number %d with a body of ordinary length", n)
 			switch {
 			case n%11 == 10: // noise among the others
-				msgs.Values(id, peer.ID, bystander.ID, body, false, at)
-				recs.Values(id, bystander.ID, now)
+				msgs.Values(id, peer.ID, bystander.ID, body, false, at, next(peer))
+				recs.Values(id, bystander.ID, now, next(bystander))
 				continue
 			case n%3 == 0:
-				msgs.Values(id, me.ID, peer.ID, body, false, at)
-				recs.Values(id, peer.ID, now)
+				msgs.Values(id, me.ID, peer.ID, body, false, at, next(me))
+				recs.Values(id, peer.ID, now, next(peer))
 			case n%3 == 1:
-				msgs.Values(id, peer.ID, me.ID, body, false, at)
-				recs.Values(id, me.ID, now)
+				msgs.Values(id, peer.ID, me.ID, body, false, at, next(peer))
+				recs.Values(id, me.ID, now, next(me))
 			default:
-				msgs.Values(id, users[3+n%(len(users)-3)].ID, nil, body, true, at)
-				recs.Values(id, me.ID, now)
-				recs.Values(id, bystander.ID, now)
+				sender := users[3+n%(len(users)-3)]
+				msgs.Values(id, sender.ID, nil, body, true, at, next(sender))
+				recs.Values(id, me.ID, now, next(me))
+				recs.Values(id, bystander.ID, now, next(bystander))
 			}
 			mine = append(mine, id)
 		}

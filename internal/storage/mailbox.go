@@ -95,20 +95,20 @@ func (s *Messages) Since(ctx context.Context, userID int, after, upto int64, lim
 	if err != nil {
 		return nil, classify(err)
 	}
-	type place struct {
+	type found struct {
 		id       string
 		seq      int64
 		received bool
 		readAt   *time.Time
 	}
-	places := make([]place, 0, len(recv)+len(sent))
+	places := make([]found, 0, len(recv)+len(sent))
 	for _, r := range recv {
-		places = append(places, place{id: r.MessageID, seq: r.Seq, received: true, readAt: r.ReadAt})
+		places = append(places, found{id: r.MessageID, seq: r.Seq, received: true, readAt: r.ReadAt})
 	}
 	for _, m := range sent {
-		places = append(places, place{id: m.ID, seq: m.SenderSeq})
+		places = append(places, found{id: m.ID, seq: m.SenderSeq})
 	}
-	slices.SortFunc(places, func(a, b place) int { return cmp.Compare(a.seq, b.seq) })
+	slices.SortFunc(places, func(a, b found) int { return cmp.Compare(a.seq, b.seq) })
 	places = places[:min(limit, len(places))]
 	if len(places) == 0 {
 		return []MailboxEntry{}, nil

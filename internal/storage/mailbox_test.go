@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -125,6 +126,98 @@ func TestSaveBatch_ConcurrentBatchesTakeDistinctPositions(t *testing.T) {
 		}
 		if head, _ := s.Head(ctx, who.ID); head != int64(len(seqs)) {
 			t.Fatalf("user %d head %d, %d messages", who.ID, head, len(seqs))
+		}
+	}
+}
+
+// History is newest first in mailbox order: a message saved after a newer
+// one (a re-leased task, an outage) is newer in history too, as the
+// user's stream delivered it. A message to oneself is listed once.
+func TestHistory_FollowsSaveOrderNotIDOrder(t *testing.T) {
+	db := testenv.DB(t)
+	u := makeUsers(t, db, 2)
+	s := db.Messages()
+	late, early, self := dm(1, u[0], u[1]), dm(2, u[0], u[1]), dm(3, u[1], u[1])
+	mustSave(t, s, early) // the newer id is saved first
+	mustSave(t, s, late)
+	mustSave(t, s, self)
+	for who, want := range map[storage.User][]string{
+		u[0]: {late.ID, early.ID},
+		u[1]: {self.ID, late.ID, early.ID},
+	} {
+		for limit := 1; limit <= 3; limit++ {
+			if got := historyPages(t, s, who.ID, limit); !slices.Equal(got, want) {
+				t.Fatalf("user %d limit %d: history %v, want %v", who.ID, limit, got, want)
+			}
+		}
+	}
+}
+
+// Messages saved before positions existed (position 0) are the oldest of
+// a mailbox, in id order, and pages run across the boundary.
+func TestHistory_MessagesWithoutPositionsComeLastInIDOrder(t *testing.T) {
+	db := testenv.DB(t)
+	u := makeUsers(t, db, 2)
+	s := db.Messages()
+	ctx := context.Background()
+	// As the code before positions wrote them: no seq, no sender_seq.
+	for _, n := range []int{8, 9, 7} {
+		from, to := u[n%2], u[1-n%2]
+		if _, err := db.Ent().Message.Create().SetID(msgID(n)).SetSenderID(from.ID).SetToID(to.ID).
+			SetBody(fmt.Sprint("old ", n)).SetCreatedAt(epoch).Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Ent().MessageRecipient.Create().SetMessageID(msgID(n)).SetRecipientID(to.ID).Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSave(t, s, dm(2, u[0], u[1])) // lower ids, saved later: newer
+	mustSave(t, s, dm(1, u[1], u[0]))
+	want := []string{msgID(1), msgID(2), msgID(9), msgID(8), msgID(7)}
+	for _, who := range u {
+		for limit := 1; limit <= 5; limit++ {
+			if got := historyPages(t, s, who.ID, limit); !slices.Equal(got, want) {
+				t.Fatalf("user %d limit %d: history %v, want %v", who.ID, limit, got, want)
+			}
+		}
+	}
+}
+
+// A history cursor names one of the user's messages; any other id is
+// ErrNotFound, not a page of something else.
+func TestHistory_ACursorNotInTheMailboxIsNotFound(t *testing.T) {
+	db := testenv.DB(t)
+	u := makeUsers(t, db, 3)
+	s := db.Messages()
+	mustSave(t, s, dm(1, u[0], u[1]))
+	for _, id := range []string{msgID(1), msgID(2)} { // not u[2]'s; not stored
+		if _, err := s.History(context.Background(), u[2].ID, id, 10); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("History(before %s) of a stranger: err %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+// historyPages reads userID's whole history a page of limit at a time and
+// returns the ids, newest first.
+func historyPages(t *testing.T, s *storage.Messages, userID, limit int) []string {
+	t.Helper()
+	var got []string
+	before := ""
+	for page := 0; ; page++ {
+		ms, err := s.History(context.Background(), userID, before, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) > limit {
+			t.Fatalf("limit %d: page of %d", limit, len(ms))
+		}
+		if len(ms) == 0 {
+			return got
+		}
+		got = append(got, idsOf(ms)...)
+		before = ms[len(ms)-1].ID
+		if page > 20 {
+			t.Fatal("paging does not end")
 		}
 	}
 }

@@ -1,11 +1,12 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/messager/messager/ent"
@@ -101,10 +102,23 @@ func collectIDs(ctx context.Context, db querier, q string, args []any, into map[
 	return classify(rows.Err())
 }
 
-// History returns up to limit of userID's messages, sent or received, with
-// an id before `before` (all when empty), newest first.
+// History returns up to limit of userID's messages, sent or received,
+// newest first in the user's mailbox (position) order: the order the
+// user's stream delivered them, which is id order except where a message
+// was saved after a newer one. A non-empty `before` is the id of one of the
+// user's messages, and the page holds what came before it; an id that is
+// not the user's is ErrNotFound. Messages saved before positions existed
+// (position 0) are the oldest, in id order.
 func (s *Messages) History(ctx context.Context, userID int, before string, limit int) ([]StoredMessage, error) {
-	return s.page(ctx, userID, before, limit)
+	from := place{}
+	if before != "" {
+		p, err := s.placeOf(ctx, userID, before)
+		if err != nil {
+			return nil, err
+		}
+		from = p
+	}
+	return s.page(ctx, userID, from, limit)
 }
 
 // After returns up to limit of userID's messages that came after the
@@ -127,67 +141,145 @@ func (s *Messages) After(ctx context.Context, userID int, after string, limit in
 	return out, nil
 }
 
-// page reads the ids of sent and received messages before `before` on
-// their own indexes (two index range scans), merges them, then loads that
-// one page, newest first.
-func (s *Messages) page(ctx context.Context, userID int, before string, limit int) ([]StoredMessage, error) {
-	sentQ := s.db.client.Message.Query().Where(message.SenderID(userID))
-	recvQ := s.db.client.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
-	if before != "" {
-		sentQ = sentQ.Where(message.IDLT(before))
-		recvQ = recvQ.Where(messagerecipient.MessageIDLT(before))
+// place is a message's place in one reader's mailbox, newest first by
+// (seq, id): its position, and its id to order messages without one
+// (seq 0, saved before positions existed). The zero place is "from the
+// newest".
+type place struct {
+	seq int64
+	id  string
+}
+
+// newerFirst orders places newest first.
+func newerFirst(p, q place) int {
+	if c := cmp.Compare(q.seq, p.seq); c != 0 {
+		return c
 	}
-	sentQ = sentQ.Order(ent.Desc(message.FieldID))
-	recvQ = recvQ.Order(ent.Desc(messagerecipient.FieldMessageID))
-	sent, err := sentQ.Limit(limit).IDs(ctx)
+	return strings.Compare(q.id, p.id)
+}
+
+// placeOf returns where message id is in userID's mailbox: its recipient
+// row's position, or, for a message the user sent to others, the sender's
+// position on the message row. ErrNotFound when it is neither.
+func (s *Messages) placeOf(ctx context.Context, userID int, id string) (place, error) {
+	r, err := s.db.client.MessageRecipient.Query().
+		Where(messagerecipient.MessageID(id), messagerecipient.RecipientID(userID)).
+		Select(messagerecipient.FieldSeq).Only(ctx)
+	if err == nil {
+		return place{r.Seq, id}, nil
+	}
+	if !ent.IsNotFound(err) {
+		return place{}, classify(err)
+	}
+	m, err := s.db.client.Message.Query().
+		Where(message.ID(id), message.SenderID(userID)).
+		Select(message.FieldSenderSeq).Only(ctx)
+	if ent.IsNotFound(err) {
+		return place{}, fmt.Errorf("message %s in the mailbox of user %d: %w", id, userID, ErrNotFound)
+	}
 	if err != nil {
-		return nil, classify(err)
+		return place{}, classify(err)
 	}
-	recv, err := recvQ.Limit(limit).Select(messagerecipient.FieldMessageID, messagerecipient.FieldReadAt).All(ctx)
-	if err != nil {
-		return nil, classify(err)
+	return place{m.SenderSeq, id}, nil
+}
+
+// page reads the newest limit messages of userID's mailbox before `from`
+// (all when it is zero), newest first. Received and sent messages are read
+// on their own indexes in position order ((recipient_id, seq) and
+// (sender_id, sender_seq): two index range scans), merged, and that one
+// page loaded. Messages without a position (saved before positions
+// existed) are read only once those with one run out: by id, then. A
+// message the user sent to themself is read as received: its position is
+// on the recipient row.
+func (s *Messages) page(ctx context.Context, userID int, from place, limit int) ([]StoredMessage, error) {
+	recvQ := func() *ent.MessageRecipientQuery {
+		return s.db.client.MessageRecipient.Query().Where(messagerecipient.RecipientID(userID))
 	}
-	readAt := make(map[string]*time.Time, len(recv))
-	ids := make([]string, 0, len(sent)+len(recv))
-	ids = append(ids, sent...)
-	for _, r := range recv {
-		if _, dup := readAt[r.MessageID]; !dup {
-			ids = append(ids, r.MessageID)
+	sentQ := func() *ent.MessageQuery {
+		return s.db.client.Message.Query().Where(message.SenderID(userID), message.Or(message.ToIDIsNil(), message.ToIDNEQ(userID)))
+	}
+	var entries []mailboxEntry
+	if from.seq > 0 || from.id == "" {
+		recv, sent := recvQ().Where(messagerecipient.SeqGT(0)), sentQ().Where(message.SenderSeqGT(0))
+		if from.seq > 0 {
+			recv, sent = recv.Where(messagerecipient.SeqLT(from.seq)), sent.Where(message.SenderSeqLT(from.seq))
 		}
-		readAt[r.MessageID] = r.ReadAt
+		var err error
+		entries, err = readEntries(ctx, recv.Order(ent.Desc(messagerecipient.FieldSeq)), sent.Order(ent.Desc(message.FieldSenderSeq)), limit)
+		if err != nil {
+			return nil, err
+		}
 	}
-	sort.Strings(ids)
-	ids = dedupeSorted(ids)
-	ids = ids[max(0, len(ids)-limit):]
-	if len(ids) == 0 {
+	if len(entries) < limit {
+		recv, sent := recvQ().Where(messagerecipient.Seq(0)), sentQ().Where(message.SenderSeq(0))
+		if from.seq == 0 && from.id != "" {
+			recv, sent = recv.Where(messagerecipient.MessageIDLT(from.id)), sent.Where(message.IDLT(from.id))
+		}
+		older, err := readEntries(ctx, recv.Order(ent.Desc(messagerecipient.FieldMessageID)), sent.Order(ent.Desc(message.FieldID)), limit-len(entries))
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, older...)
+	}
+	if len(entries) == 0 {
 		return []StoredMessage{}, nil
+	}
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.at.id
 	}
 	rows, err := s.db.client.Message.Query().Where(message.IDIn(ids...)).WithSender().WithTo().All(ctx)
 	if err != nil {
 		return nil, classify(err)
 	}
-	out := make([]StoredMessage, 0, len(rows))
+	byID := make(map[string]*ent.Message, len(rows))
 	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	out := make([]StoredMessage, 0, len(entries))
+	for _, e := range entries {
+		r, ok := byID[e.at.id]
+		if !ok {
+			return nil, fmt.Errorf("history: message %s has a place in user %d's mailbox but no row", e.at.id, userID)
+		}
 		m := toStored(r)
-		_, m.Received = readAt[r.ID]
-		if ra, ok := readAt[r.ID]; ok && ra != nil {
-			t := ra.UTC()
+		m.Received = e.received
+		if e.readAt != nil {
+			t := e.readAt.UTC()
 			m.ReadAt = &t
 		}
 		out = append(out, m)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out, nil
 }
 
-func dedupeSorted(ids []string) []string {
-	out := ids[:0]
-	for i, id := range ids {
-		if i == 0 || id != ids[i-1] {
-			out = append(out, id)
-		}
+// mailboxEntry is one message of a history page as its reader sees it.
+type mailboxEntry struct {
+	at       place
+	received bool
+	readAt   *time.Time
+}
+
+// readEntries reads up to limit messages from recv and sent, each already
+// ordered newest first, and merges them newest first.
+func readEntries(ctx context.Context, recv *ent.MessageRecipientQuery, sent *ent.MessageQuery, limit int) ([]mailboxEntry, error) {
+	rs, err := recv.Limit(limit).Select(messagerecipient.FieldMessageID, messagerecipient.FieldSeq, messagerecipient.FieldReadAt).All(ctx)
+	if err != nil {
+		return nil, classify(err)
 	}
-	return out
+	ss, err := sent.Limit(limit).Select(message.FieldID, message.FieldSenderSeq).All(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	entries := make([]mailboxEntry, 0, len(rs)+len(ss))
+	for _, r := range rs {
+		entries = append(entries, mailboxEntry{at: place{r.Seq, r.MessageID}, received: true, readAt: r.ReadAt})
+	}
+	for _, m := range ss {
+		entries = append(entries, mailboxEntry{at: place{m.SenderSeq, m.ID}})
+	}
+	slices.SortFunc(entries, func(a, b mailboxEntry) int { return newerFirst(a.at, b.at) })
+	return entries[:min(limit, len(entries))], nil
 }
 
 // toStored reads r, loaded with its sender and recipient (WithSender,

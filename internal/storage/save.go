@@ -427,7 +427,7 @@ func (w batchWriter) storedAudience(ctx context.Context, m NewMessage, senderSeq
 	rs := uniqueRecipients(m.Recipients)
 	for start := 0; start < len(rs); start += idChunk {
 		chunk := rs[start:min(start+idChunk, len(rs))]
-		// (recipient_id, message_id) is the unique index: no scan.
+		// (message_id, recipient_id) is the unique index: no scan.
 		q, args := w.b.Select(messagerecipient.FieldRecipientID, messagerecipient.FieldSeq).From(w.b.Table(messagerecipient.Table)).
 			Where(entsql.And(entsql.EQ(messagerecipient.FieldMessageID, m.ID), entsql.In(messagerecipient.FieldRecipientID, anys(chunk)...))).Query()
 		if err := scanPairs(ctx, w.tx, q, args, func(uid int, seq int64) { seqs[uid] = seq }); err != nil {
