@@ -145,11 +145,7 @@ func TestHistory_FollowsSaveOrderNotIDOrder(t *testing.T) {
 		u[0]: {late.ID, early.ID},
 		u[1]: {self.ID, late.ID, early.ID},
 	} {
-		for limit := 1; limit <= 3; limit++ {
-			if got := historyPages(t, s, who.ID, limit); !slices.Equal(got, want) {
-				t.Fatalf("user %d limit %d: history %v, want %v", who.ID, limit, got, want)
-			}
-		}
+		wantHistory(t, s, who.ID, want)
 	}
 }
 
@@ -175,11 +171,7 @@ func TestHistory_MessagesWithoutPositionsComeLastInIDOrder(t *testing.T) {
 	mustSave(t, s, dm(1, u[1], u[0]))
 	want := []string{msgID(1), msgID(2), msgID(9), msgID(8), msgID(7)}
 	for _, who := range u {
-		for limit := 1; limit <= 5; limit++ {
-			if got := historyPages(t, s, who.ID, limit); !slices.Equal(got, want) {
-				t.Fatalf("user %d limit %d: history %v, want %v", who.ID, limit, got, want)
-			}
-		}
+		wantHistory(t, s, who.ID, want)
 	}
 }
 
@@ -193,6 +185,17 @@ func TestHistory_ACursorNotInTheMailboxIsNotFound(t *testing.T) {
 	for _, id := range []string{msgID(1), msgID(2)} { // not u[2]'s; not stored
 		if _, err := s.History(context.Background(), u[2].ID, id, 10); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("History(before %s) of a stranger: err %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+// wantHistory checks that userID's whole history, read a page of each
+// size up to len(want) at a time, is want.
+func wantHistory(t *testing.T, s *storage.Messages, userID int, want []string) {
+	t.Helper()
+	for limit := 1; limit <= len(want); limit++ {
+		if got := historyPages(t, s, userID, limit); !slices.Equal(got, want) {
+			t.Fatalf("user %d limit %d: history %v, want %v", userID, limit, got, want)
 		}
 	}
 }
