@@ -6,12 +6,19 @@
 # (ctxsw.py, every thread, /proc) and one line of the wake-up cost program before the run
 # (build it: cd wakeup && go build -o /tmp/b/wakeup .; session 8's runs used an earlier copy
 # with the same loops and a terser line).
+# START picks another start script (session 11's startall.sh: one `messager all` process, whose
+# single PID in /tmp/b/pids is measured as "all").
 BIN=$1; DB=$2; TAG=$3; shift 3
-/tmp/b/start.sh $BIN $DB || exit 1
+${START:-/tmp/b/start.sh} $BIN $DB || exit 1
 read A W < /tmp/b/pids; R=$(cat /tmp/b/redis6391.pid)
-CPU="--cpu-from api=http://127.0.0.1:19091 --cpu-from worker=http://127.0.0.1:19092 --cpu-redis redis://127.0.0.1:6391/0 --cpu-postgres postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
-G='^deliveries|end-to-end|correctness|server CPU|^  (api|worker|redis|postgres b)|redis commands|db trans|^load|RESULT'
-snap() { python3 /tmp/b/ctxsw.py api=$A worker=$W redis=$R pg=$DB; }
+if [ -n "$W" ]; then
+  CPU="--cpu-from api=http://127.0.0.1:19091 --cpu-from worker=http://127.0.0.1:19092"; PROCS="api=$A worker=$W"; LOGS="api worker"
+else
+  CPU="--cpu-from all=http://127.0.0.1:19091"; PROCS="all=$A"; LOGS="all"
+fi
+CPU="$CPU --cpu-redis redis://127.0.0.1:6391/0 --cpu-postgres postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
+G='^deliveries|end-to-end|correctness|server CPU|^  (api|worker|all|redis|postgres b)|redis commands|db trans|^load|RESULT'
+snap() { python3 /tmp/b/ctxsw.py $PROCS redis=$R pg=$DB; }
 for m in "$@"; do
   case $m in
   250) args="--users 64 --senders 8 --rate 250 --duration 30s --warmup 5s";;
@@ -38,5 +45,5 @@ print(json.dumps({'messages':n,'switches':out,'per_message':{k:round(v/n,1) for 
 PY
   cat /tmp/b/$TAG-$m.ctxsw
 done
-cp /tmp/b/api.log /tmp/b/$TAG-api.log; cp /tmp/b/worker.log /tmp/b/$TAG-worker.log
+for l in $LOGS; do cp /tmp/b/$l.log /tmp/b/$TAG-$l.log; done
 /tmp/b/stop.sh
