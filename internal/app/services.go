@@ -53,8 +53,8 @@ func (a *App) buildAPI() *apiServices {
 	messages := a.db.Messages()
 
 	// Every request looks up its session and every send reserves its
-	// client_id: one command each, issued by many goroutines at once, so
-	// they share pipelined round trips.
+	// client_id: one command each. Issued by many goroutines at once they
+	// share pipelined round trips; a lone one goes straight to Redis.
 	pipelined := storage.AutoPipeline(a.rdb)
 	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
 	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -133,12 +135,17 @@ func PubSubChannel(rdb redis.UniversalClient, topic string) string {
 	return fmt.Sprintf("messager:%s:db%d", topic, db)
 }
 
-// AutoPipeline returns a client on rdb's connections that coalesces the
-// commands concurrent goroutines issue into pipelined round trips
-// (go-redis's automatic pipelining). Use it for the single commands every
-// request makes, such as session lookups: under load they then cost a
-// fraction of a round trip each, and alone they cost one as before. It
-// returns rdb itself when rdb cannot pipeline automatically.
+// AutoPipeline returns a client on rdb's connections for the single
+// commands every request makes (session look-ups, client_id reservations,
+// enqueue notifications). A command that is the only one in flight is sent
+// the plain way, on the caller's goroutine; one issued while others are in
+// flight goes through go-redis's automatic pipelining, which coalesces the
+// commands of concurrent goroutines into shared round trips. Under load they
+// then cost a fraction of a round trip each; alone, a command skips the
+// pipeliner's hand-offs to its flusher goroutine and back (about two
+// context switches and 50–100 µs of CPU per command on the benchmark VM,
+// docs/benchmarks.md, session 12). It returns rdb itself when rdb cannot
+// pipeline automatically.
 func AutoPipeline(rdb redis.UniversalClient) redis.Cmdable {
 	ap, ok := rdb.(interface {
 		AutoPipeline() (*redis.AutoPipeliner, error)
@@ -150,7 +157,59 @@ func AutoPipeline(rdb redis.UniversalClient) redis.Cmdable {
 	if err != nil {
 		return rdb
 	}
-	return p
+	return &adaptivePipeline{Cmdable: p, direct: rdb}
+}
+
+// adaptivePipeline sends the commands it overrides directly when none other
+// is in flight on it and through the auto-pipeliner (the embedded Cmdable)
+// otherwise; every other command always goes through the auto-pipeliner.
+// Both paths wait for the reply, so one goroutine's commands stay in order.
+type adaptivePipeline struct {
+	redis.Cmdable
+	direct   redis.Cmdable
+	inFlight atomic.Int64
+}
+
+// pick returns the client for one command; the caller must call a.done
+// once the command has returned.
+func (a *adaptivePipeline) pick() redis.Cmdable {
+	if a.inFlight.Add(1) == 1 {
+		return a.direct
+	}
+	return a.Cmdable
+}
+
+func (a *adaptivePipeline) done() { a.inFlight.Add(-1) }
+
+func (a *adaptivePipeline) GetEx(ctx context.Context, key string, expiration time.Duration) *redis.StringCmd {
+	defer a.done()
+	return a.pick().GetEx(ctx, key, expiration)
+}
+
+func (a *adaptivePipeline) Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd {
+	defer a.done()
+	return a.pick().Set(ctx, key, value, expiration)
+}
+
+func (a *adaptivePipeline) Del(ctx context.Context, keys ...string) *redis.IntCmd {
+	defer a.done()
+	return a.pick().Del(ctx, keys...)
+}
+
+func (a *adaptivePipeline) Publish(ctx context.Context, channel string, message any) *redis.IntCmd {
+	defer a.done()
+	return a.pick().Publish(ctx, channel, message)
+}
+
+// Eval and EvalSha are what redis.Script.Run sends (the admission script).
+func (a *adaptivePipeline) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	defer a.done()
+	return a.pick().Eval(ctx, script, keys, args...)
+}
+
+func (a *adaptivePipeline) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	defer a.done()
+	return a.pick().EvalSha(ctx, sha1, keys, args...)
 }
 
 // IsRedisDown reports whether err means Redis did not answer, as opposed

@@ -23,9 +23,9 @@ type Notifier struct {
 // NewNotifier returns a notifier publishing on channel through rdb (the
 // channel workers Listen on: one per deployment, see
 // storage.PubSubChannel); Run must be running
-// for notifications to go out. rdb may be an auto-pipelining client
-// (storage.AutoPipeline): a busy API pod's notifications then share the
-// round trips of its other commands.
+// for notifications to go out. rdb may be storage.AutoPipeline's client:
+// a busy API pod's notifications then share the round trips of its other
+// commands.
 func NewNotifier(rdb redis.Cmdable, channel string, logger *slog.Logger) *Notifier {
 	return &Notifier{rdb: rdb, channel: channel, logger: logger, pending: make(chan struct{}, 1)}
 }
