@@ -142,10 +142,10 @@ func PubSubChannel(rdb redis.UniversalClient, topic string) string {
 // flight goes through go-redis's automatic pipelining, which coalesces the
 // commands of concurrent goroutines into shared round trips. Under load they
 // then cost a fraction of a round trip each; alone, a command skips the
-// pipeliner's hand-offs to its flusher goroutine and back (about two
-// context switches and 50–100 µs of CPU per command on the benchmark VM,
-// docs/benchmarks.md, session 12). It returns rdb itself when rdb cannot
-// pipeline automatically.
+// pipeliner's hand-offs to its flusher goroutine and back, 40–60 µs of
+// this process's CPU per command on the benchmark VM (BenchmarkLoneCommand;
+// at 250 DMs/s 5–8 fewer context switches per DM, docs/benchmarks.md,
+// session 12). It returns rdb itself when rdb cannot pipeline automatically.
 func AutoPipeline(rdb redis.UniversalClient) redis.Cmdable {
 	ap, ok := rdb.(interface {
 		AutoPipeline() (*redis.AutoPipeliner, error)
