@@ -70,9 +70,8 @@ func (a *App) wakingEnqueuer() delivery.GroupSink {
 		return notifyingEnqueuer{next: a.enqueuer(), notify: a.wakeSignal().Wake}
 	}
 	if a.wake.notifier == nil {
-		// The pipeliner the API's sessions and admissions share (go-redis
-		// keeps one per client).
-		a.wake.notifier = taskwake.NewNotifier(storage.AutoPipeline(a.rdb), a.taskChannel(), a.logger)
+		// The pipeliner the API's sessions and admissions share.
+		a.wake.notifier = taskwake.NewNotifier(a.pipelinedRedis(), a.taskChannel(), a.logger)
 	}
 	return notifyingEnqueuer{next: a.enqueuer(), notify: a.wake.notifier.Notify}
 }
