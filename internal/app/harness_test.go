@@ -315,6 +315,15 @@ func (c *client) stream(after string) *wsStream {
 	return s
 }
 
+// waitStreams waits until n users have a stream registered on a's hub. The
+// upgrade is answered before the stream registers: a message saved in
+// between reaches the stream read back from the database, not pushed, so a
+// test of the push path (its spans, say) waits for this first.
+func waitStreams(t *testing.T, a *App, n int) {
+	t.Helper()
+	waitFor(t, func() bool { return len(a.hub.ConnectedUsers()) >= n }, fmt.Sprintf("%d streams to register", n))
+}
+
 func (s *wsStream) close() {
 	_ = s.conn.Close(websocket.StatusNormalClosure, "")
 	<-s.closed

@@ -229,6 +229,7 @@ func TestTracing_DMIsOneConnectedTraceAtTheOTLPEndpoint(t *testing.T) {
 	a := startAppLogging(t, ModeAll, newBackends(t), logger, withOTLP(t, rcv))
 	sender, reader := newUser(t, a, "tracesender"), newUser(t, a, "tracereader")
 	st := reader.stream("")
+	waitStreams(t, a, 1)
 	m := sender.send(reader.user.Usercode, "traced")
 	if got, ok := st.nextMessage(deliveryTimeout); !ok || got.ID != m.ID {
 		t.Fatal("message not delivered")

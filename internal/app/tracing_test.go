@@ -2,6 +2,7 @@ package app
 
 import (
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -24,23 +25,33 @@ func TestTracing_MessageTraceSpansAPIWorkerAndPush(t *testing.T) {
 	startApp(t, ModeWorker, b)
 	s, r := newUser(t, api, "traces"), newUser(t, api, "tracer")
 	st := r.stream("")
+	waitStreams(t, api, 1)
 	m := s.send(r.user.Usercode, "traced")
 	if got, ok := st.nextMessage(deliveryTimeout); !ok || got.ID != m.ID {
 		t.Fatal("message not delivered")
 	}
 	chain := []string{"message.send", "message.enqueue", "message.deliver", "stream.publish", "stream.push", "stream.write"}
 	spans := map[string]sdktrace.ReadOnlySpan{}
-	waitFor(t, func() bool {
+	var missing []string
+	deadline := time.Now().Add(deliveryTimeout)
+	for {
 		for _, sp := range rec.Ended() {
 			spans[sp.Name()] = sp
 		}
+		missing = missing[:0]
 		for _, name := range chain {
 			if spans[name] == nil {
-				return false
+				missing = append(missing, name)
 			}
 		}
-		return true
-	}, "the message's spans")
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the message's trace lacks %v", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	id := spans[chain[0]].SpanContext().TraceID()
 	for i, name := range chain[1:] {
 		sp, parent := spans[name], spans[chain[i]]
