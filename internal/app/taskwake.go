@@ -67,7 +67,8 @@ func (a *App) wakingEnqueuer() delivery.GroupSink {
 		// No other process holds the embedded server's password: the
 		// workers are ours, and a PUBLISH would only cost the server
 		// (miniredis delivers it under its global lock).
-		return notifyingEnqueuer{next: a.enqueuer(), notify: a.wakeSignal().Wake}
+		sig := a.wakeSignal()
+		return notifyingEnqueuer{next: a.enqueuer(), notify: func() { sig.Announce(1) }}
 	}
 	if a.wake.notifier == nil {
 		// The pipeliner the API's sessions and admissions share.

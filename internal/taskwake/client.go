@@ -13,41 +13,56 @@ import (
 
 // Client is the Redis client one asynq server dequeues through
 // (asynq.NewServerFromRedisClient): every command passes straight to the
-// wrapped client, except that a dequeue waits while the server is idle.
+// wrapped client, except that a dequeue waits when there is nothing to find.
 //
-// Idle means: since the last task found (or the last wait), a dequeue of
-// every one of the server's queues came back empty, and no wake-up has
-// come since the first of them was sent. Then the next dequeue waits for
-// a wake-up meant for it or for the fallback interval, whichever comes
-// first. asynq
-// calls a server's dequeues from one goroutine, one at a time, so give
-// each server a Client of its own (they may share the Signal and the
+// That is so in two cases. Idle: since the last task found (or the last
+// wait), a dequeue of every one of the server's queues came back empty,
+// and no wake-up has come since the first of them was sent; the next
+// dequeue then waits for a wake-up meant for it or for the fallback
+// interval, whichever comes first. Drained: the task just found took the
+// last task the Signal had announced, so the round asynq runs next would
+// find every queue empty; the next dequeue then waits for a wake-up or for
+// the recheck interval (a task that came unannounced and took another's
+// credit waits no longer than that). After a task found with no credit
+// left (tasks moved in by asynq, or queued by an older version) the server
+// dequeues until it finds every queue empty, as asynq does.
+//
+// asynq calls a server's dequeues from one goroutine, one at a time, so
+// give each server a Client of its own (they may share the Signal and the
 // wrapped client).
 type Client struct {
 	redis.UniversalClient
 	sig      *Signal
 	queues   []string
 	fallback time.Duration
+	recheck  time.Duration
 
-	mu     sync.Mutex
-	streak bool            // dequeues have come back empty since the last task found
-	gen    uint64          // generation before the streak's first dequeue was sent
-	empty  map[string]bool // queues found empty in the streak
+	mu       sync.Mutex
+	streak   bool            // dequeues have come back empty since the last task found
+	gen      uint64          // generation before the streak's first dequeue was sent
+	empty    map[string]bool // queues found empty in the streak
+	credited bool            // the last dequeue found a task and took a credit
+	draining bool            // a task was found with no credit left: look until empty
 
-	waits atomic.Int64 // dequeues that waited
+	waits atomic.Int64 // dequeues that waited because the server was idle
+	skips atomic.Int64 // dequeues that waited because the queues were drained
 }
+
+// Recheck is how long a drained server waits for a wake-up before it looks
+// at its queues anyway.
+const Recheck = 100 * time.Millisecond
 
 // NewClient wraps rdb for an asynq server that processes queues. A
 // dequeue of an idle server waits for sig, or at most fallback.
 func NewClient(rdb redis.UniversalClient, sig *Signal, queues []string, fallback time.Duration) *Client {
-	return &Client{UniversalClient: rdb, sig: sig, queues: queues, fallback: fallback, empty: map[string]bool{}}
+	return &Client{UniversalClient: rdb, sig: sig, queues: queues, fallback: fallback, recheck: min(Recheck, fallback), empty: map[string]bool{}}
 }
 
 // EvalSha runs a script by its hash; see Client.
 func (c *Client) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
 	q, ok := dequeueQueue(keys)
 	if !ok {
-		return c.UniversalClient.EvalSha(ctx, sha1, keys, args...)
+		return c.forwarded(keys, c.UniversalClient.EvalSha(ctx, sha1, keys, args...))
 	}
 	gen := c.wait(ctx)
 	cmd := c.UniversalClient.EvalSha(ctx, sha1, keys, args...)
@@ -60,7 +75,7 @@ func (c *Client) EvalSha(ctx context.Context, sha1 string, keys []string, args .
 func (c *Client) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
 	q, ok := dequeueQueue(keys)
 	if !ok {
-		return c.UniversalClient.Eval(ctx, script, keys, args...)
+		return c.forwarded(keys, c.UniversalClient.Eval(ctx, script, keys, args...))
 	}
 	gen := c.wait(ctx)
 	cmd := c.UniversalClient.Eval(ctx, script, keys, args...)
@@ -71,6 +86,19 @@ func (c *Client) Eval(ctx context.Context, script string, keys []string, args ..
 // Waits is how many dequeues have waited for a wake-up: once it grows,
 // the server has found its queues empty and sleeps.
 func (c *Client) Waits() int64 { return c.waits.Load() }
+
+// forwarded wakes the signal, count unknown, when cmd is asynq's forwarder
+// script (retry and scheduled tasks into the pending list; see asynq's
+// internal/rdb.forward) and it moved tasks: they come unannounced.
+func (c *Client) forwarded(keys []string, cmd *redis.Cmd) *redis.Cmd {
+	if len(keys) == 2 && strings.HasSuffix(keys[1], "}:pending") &&
+		(strings.HasSuffix(keys[0], "}:retry") || strings.HasSuffix(keys[0], "}:scheduled")) {
+		if n, err := cmd.Int64(); err == nil && n > 0 {
+			c.sig.Wake()
+		}
+	}
+	return cmd
+}
 
 // dequeueQueue recognises asynq's dequeue script by its keys
 // (asynq:{q}:pending, :paused, :active, :lease; see asynq's
@@ -94,7 +122,23 @@ func (c *Client) wait(ctx context.Context) uint64 {
 	c.mu.Lock()
 	idle := c.streak && c.coversAll()
 	streakGen := c.gen
+	credited := c.credited
+	c.credited = false
 	c.mu.Unlock()
+	if credited {
+		// Drained if that was the last credit: wait unless one is left.
+		if woken, done, ok := c.sig.waitForCredit(); ok {
+			c.skips.Add(1)
+			t := time.NewTimer(c.recheck)
+			select {
+			case <-woken:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			done()
+		}
+	}
 	if idle {
 		if woken, done, ok := c.sig.wait(streakGen); ok {
 			c.waits.Add(1)
@@ -129,13 +173,21 @@ func (c *Client) coversAll() bool {
 }
 
 // observe records a dequeue's outcome: an empty queue extends the
-// streak; a task (or an error) ends it.
+// streak, and once the streak covers every queue settles the signal's
+// credit; a task (or an error) ends it, and a task takes a credit unless
+// the server is draining unannounced tasks.
 func (c *Client) observe(queue string, gen uint64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !errors.Is(err, redis.Nil) {
 		c.streak = false
 		clear(c.empty)
+		if err == nil && !c.draining {
+			// A task: it took an announced task's credit, or it came
+			// unannounced and the queues may hold more like it.
+			c.credited = c.sig.take()
+			c.draining = !c.credited
+		}
 		return
 	}
 	if !c.streak {
@@ -144,4 +196,8 @@ func (c *Client) observe(queue string, gen uint64, err error) {
 	}
 	c.gen = min(c.gen, gen)
 	c.empty[queue] = true
+	if c.coversAll() {
+		c.draining = false
+		c.sig.settle(c.gen)
+	}
 }

@@ -13,10 +13,17 @@
 // wakes it, or until a fallback interval has passed (tasks that arrive
 // without a notification: retries and scheduled tasks moved in by asynq's
 // forwarder, tasks queued by an older version). The API side's Notifier
-// publishes a tiny message on a Redis channel after each enqueue, and
-// Listen turns each one into a wake-up. A notification is never needed for
-// correctness, only for speed: without one a task waits at most the
-// fallback interval.
+// publishes a tiny message on a Redis channel after each enqueue, saying
+// how many tasks it covers, and Listen turns each one into a wake-up. A
+// notification is never needed for correctness, only for speed: without
+// one a task waits at most the fallback interval.
+//
+// The count also saves the round asynq runs after every task it finds:
+// the Signal keeps the tasks announced and not yet found, and a server
+// that has just found the last of them waits for the next announcement
+// instead of looking at every queue to find them empty (at moderate rates
+// that round is most of a worker's dequeue scripts). An unannounced task
+// that spends another's credit delays that one by at most Recheck.
 //
 // It owns no task semantics and never touches a task: it only delays the
 // dequeue script of an idle server.

@@ -3,6 +3,7 @@ package taskwake
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,10 +15,21 @@ import (
 // their fallback polling until it is noticed.
 const pingEvery = 15 * time.Second
 
-// Listen wakes sig on every notification on channel (the one the
-// deployment's Notifiers publish on) until ctx ends. It
-// also wakes sig whenever its subscription (re)starts or fails: a
-// notification may have been missed while it was down.
+// announced is the number of tasks a notification announces (see
+// Notifier); 0, unknown, for a message that does not say (an older
+// version's empty one).
+func announced(payload string) int {
+	n, err := strconv.Atoi(payload)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Listen announces to sig the tasks every notification on channel (the
+// one the deployment's Notifiers publish on) counts, until ctx ends. It
+// also wakes sig, count unknown, whenever its subscription (re)starts or
+// fails: a notification may have been missed while it was down.
 func Listen(ctx context.Context, rdb redis.UniversalClient, channel string, sig *Signal, logger *slog.Logger) {
 	ps := rdb.Subscribe(ctx, channel)
 	// Receive does not return when ctx ends; closing the subscription
@@ -48,6 +60,12 @@ func Listen(ctx context.Context, rdb redis.UniversalClient, channel string, sig 
 		if _, pong := msg.(*redis.Pong); pong {
 			continue // the answer to our liveness ping, not a notification
 		}
+		if m, ok := msg.(*redis.Message); ok {
+			sig.Announce(announced(m.Payload))
+			continue
+		}
+		// A (re)started or failed subscription: notifications may have
+		// been missed, how many unknown.
 		sig.Wake()
 		if err != nil {
 			logger.Warn("task notifications: subscription interrupted; idle workers poll until it is back", "err", err)

@@ -3,21 +3,26 @@ package taskwake
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // Notifier tells every worker, by a PUBLISH on its channel, that tasks were
-// enqueued. Notifications coalesce: Notify never blocks, and every Notify
+// enqueued, and how many (the message is the count in decimal; Listen
+// reads it). Notifications coalesce: Notify never blocks, and every Notify
 // is followed by a PUBLISH that starts after it, but all the Notify calls
-// made while one PUBLISH is in flight share the next one. So a busy API
-// pod publishes at most once per round trip, whatever its send rate.
+// made while one PUBLISH is in flight share the next one, which counts
+// them all. So a busy API pod publishes at most once per round trip,
+// whatever its send rate.
 type Notifier struct {
 	rdb     redis.Cmdable
 	channel string
 	logger  *slog.Logger
 	pending chan struct{}
+	count   atomic.Int64 // tasks enqueued since the last PUBLISH began
 }
 
 // NewNotifier returns a notifier publishing on channel through rdb (the
@@ -30,8 +35,9 @@ func NewNotifier(rdb redis.Cmdable, channel string, logger *slog.Logger) *Notifi
 	return &Notifier{rdb: rdb, channel: channel, logger: logger, pending: make(chan struct{}, 1)}
 }
 
-// Notify asks for a notification after tasks were enqueued.
+// Notify asks for a notification after a task was enqueued.
 func (n *Notifier) Notify() {
+	n.count.Add(1)
 	select {
 	case n.pending <- struct{}{}:
 	default: // one is pending already, and will be sent after this call
@@ -46,8 +52,14 @@ func (n *Notifier) Run(ctx context.Context) {
 			return
 		case <-n.pending:
 		}
+		count := n.count.Swap(0)
+		if count == 0 {
+			// Counted by the PUBLISH before, which began after this
+			// Notify's count and before its signal was taken.
+			continue
+		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := n.rdb.Publish(pctx, n.channel, "").Err()
+		err := n.rdb.Publish(pctx, n.channel, strconv.FormatInt(count, 10)).Err()
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			// Workers fall back to polling; nothing is lost.

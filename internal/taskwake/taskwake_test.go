@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,14 +270,14 @@ func TestNotifier_CoalescesWhileNotRunning(t *testing.T) {
 		n.Notify()
 	}
 	go n.Run(ctx)
-	if _, err := sub.ReceiveMessage(ctx); err != nil {
-		t.Fatal(err)
+	// One notification covers every Notify before it, and counts them; a
+	// later Notify gets one of its own.
+	if m, err := sub.ReceiveMessage(ctx); err != nil || m.Payload != "100" {
+		t.Fatalf("first notification %v (%v), want a count of 100", m, err)
 	}
-	// One notification covers every Notify before it; a later Notify
-	// gets one of its own.
 	n.Notify()
-	if _, err := sub.ReceiveMessage(ctx); err != nil {
-		t.Fatal(err)
+	if m, err := sub.ReceiveMessage(ctx); err != nil || m.Payload != "1" {
+		t.Fatalf("second notification %v (%v), want a count of 1", m, err)
 	}
 	probe := make(chan error, 1)
 	go func() {
@@ -357,3 +358,257 @@ func TestListen_ReturnsWhenTheContextEnds(t *testing.T) {
 
 // testChannel is the notification channel these tests publish and listen on.
 const testChannel = "messager:tasks:test"
+
+// tasks is a scripted dequeue: each queue holds a number of tasks, and a
+// dequeue takes one or finds the queue empty.
+type tasks struct {
+	mu    sync.Mutex
+	left  map[string]int
+	calls int
+}
+
+func (q *tasks) eval(queue string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.calls++
+	if q.left[queue] == 0 {
+		return redis.Nil
+	}
+	q.left[queue]--
+	return nil
+}
+
+func (q *tasks) add(queue string, n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.left[queue] += n
+}
+
+func (q *tasks) dequeues() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.calls
+}
+
+// newDrainClient is a Client over q whose waits end only by a wake-up.
+func newDrainClient(q *tasks, sig *Signal, queues []string) *Client {
+	c := NewClient(&scripted{eval: q.eval}, sig, queues, time.Hour)
+	c.recheck = time.Hour
+	return c
+}
+
+// A server that has just found the last task announced runs no round that
+// would find nothing: its next dequeue waits for the next announcement.
+func TestClient_WaitsOnceItHasFoundEveryAnnouncedTask(t *testing.T) {
+	queues := []string{"direct", "broadcast"}
+	sig := NewSignal()
+	q := &tasks{left: map[string]int{}}
+	c := newDrainClient(q, sig, queues)
+	for i := 0; i < 3; i++ {
+		q.add("direct", 1)
+		sig.Announce(1)
+		if !round(c, queues, 10*time.Second) {
+			t.Fatalf("round %d waited with an announced task in the queue", i)
+		}
+		before := q.dequeues()
+		done := make(chan struct{})
+		go func() { defer close(done); round(c, queues, time.Hour) }()
+		waitFor(t, func() bool { return c.skips.Load() == int64(i+1) }, "the drained server to wait")
+		time.Sleep(20 * time.Millisecond)
+		if d := q.dequeues() - before; d != 0 {
+			t.Fatalf("round %d: %d dequeue scripts after the last announced task was found, want 0", i, d)
+		}
+		q.add("direct", 1)
+		sig.Announce(1)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("an announcement did not end the drained server's wait")
+		}
+	}
+	if c.waits.Load() != 0 {
+		t.Errorf("%d idle waits: no round found every queue empty", c.waits.Load())
+	}
+}
+
+// Tasks announced together (one notification covering several enqueues)
+// are all looked for before anyone waits.
+func TestClient_KeepsDequeuingWhileAnnouncedTasksAreLeft(t *testing.T) {
+	queues := []string{"direct", "broadcast"}
+	sig := NewSignal()
+	q := &tasks{left: map[string]int{"direct": 2, "broadcast": 1}}
+	c := newDrainClient(q, sig, queues)
+	sig.Announce(3)
+	for i := 0; i < 3; i++ {
+		if !round(c, queues, 10*time.Second) {
+			t.Fatalf("round %d waited with announced tasks left", i+1)
+		}
+	}
+	if round(c, queues, 200*time.Millisecond) {
+		t.Fatal("a fourth round ran after the three announced tasks were found")
+	}
+	if c.skips.Load() != 1 {
+		t.Errorf("skips %d, want 1", c.skips.Load())
+	}
+}
+
+// Tasks found with no credit came unannounced (retries moved in by asynq,
+// an older API): the server looks until every queue is empty, and a
+// notification meanwhile does not stop it early.
+func TestClient_DrainsUnannouncedTasksUntilEveryQueueIsEmpty(t *testing.T) {
+	queues := []string{"direct", "broadcast"}
+	sig := NewSignal()
+	q := &tasks{left: map[string]int{"direct": 5}}
+	c := newDrainClient(q, sig, queues)
+	for i := 0; i < 5; i++ {
+		if i == 2 {
+			q.add("broadcast", 1)
+			sig.Announce(1)
+		}
+		if !round(c, queues, 10*time.Second) {
+			t.Fatalf("round %d waited with unannounced tasks left", i+1)
+		}
+	}
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the round after the last unannounced task waited; the announced task is still queued")
+	}
+	if q.left["direct"]+q.left["broadcast"] != 0 {
+		t.Fatalf("left %v", q.left)
+	}
+	if c.skips.Load() != 0 {
+		t.Errorf("skips %d while draining, want 0", c.skips.Load())
+	}
+}
+
+// Every worker process hears every notification, and one of them takes
+// the task: a round that finds every queue empty drops the credit of what
+// was announced before it began, so the next task found is the last.
+func TestClient_AnEmptyRoundDropsTheCreditOfTasksTakenElsewhere(t *testing.T) {
+	queues := []string{"direct", "broadcast"}
+	sig := NewSignal()
+	q := &tasks{left: map[string]int{}}
+	c := newDrainClient(q, sig, queues)
+	sig.Announce(4) // taken by another process
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the round after an announcement waited")
+	}
+	q.add("direct", 1)
+	sig.Announce(1)
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the round after the second announcement waited")
+	}
+	if round(c, queues, 200*time.Millisecond) {
+		t.Fatal("a round ran after the only task left was found: the empty round kept the credit of tasks taken elsewhere")
+	}
+}
+
+// Tasks asynq's forwarder moves into a queue (retries, scheduled tasks)
+// are not announced: the forwarder's script wakes the signal, count
+// unknown, so the server looks until the queues are empty.
+func TestClient_TasksMovedInByTheForwarderWakeWithAnUnknownCount(t *testing.T) {
+	queues := []string{"direct"}
+	sig := NewSignal()
+	q := &tasks{left: map[string]int{}}
+	forward := &forwarding{scripted: scripted{eval: q.eval}, moved: 3, q: q}
+	c := NewClient(forward, sig, queues, time.Hour)
+	c.recheck = time.Hour
+	if !round(c, queues, 10*time.Second) {
+		t.Fatal("the first round waited")
+	}
+	// Idle now; the forwarder moves three retries in, then a task is
+	// enqueued and announced behind them. The retries must not spend its
+	// credit and leave it waiting.
+	if err := c.EvalSha(context.Background(), "sha", []string{"asynq:{direct}:retry", "asynq:{direct}:pending"}, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	q.add("direct", 1)
+	sig.Announce(1)
+	for i := 0; i < 4; i++ {
+		if !round(c, queues, 10*time.Second) {
+			t.Fatalf("round %d waited with tasks left", i+1)
+		}
+	}
+}
+
+// forwarding answers asynq's forwarder script by moving tasks into q.
+type forwarding struct {
+	scripted
+	moved int
+	q     *tasks
+}
+
+func (f *forwarding) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	if _, ok := dequeueQueue(keys); ok {
+		return f.scripted.EvalSha(ctx, sha, keys, args...)
+	}
+	f.q.add("direct", f.moved)
+	cmd := redis.NewCmd(ctx)
+	cmd.SetVal(int64(f.moved))
+	return cmd
+}
+
+func TestAnnounced_ReadsTheNotificationsCount(t *testing.T) {
+	for payload, want := range map[string]int{"1": 1, "17": 17, "": 0, "x": 0, "-3": 0} {
+		if got := announced(payload); got != want {
+			t.Errorf("announced(%q) = %d, want %d", payload, got, want)
+		}
+	}
+}
+
+// With a real asynq server: tasks enqueued one after the other, each
+// announced by the Notifier, are dequeued with no empty round between
+// them (asynq alone runs one after each task: a dequeue of every queue,
+// each empty). A dequeue round takes one script per queue it looks at,
+// so at most two per task here.
+func TestAsynqServer_RunsNoEmptyRoundBetweenAnnouncedTasks(t *testing.T) {
+	rdb, _ := testenv.RedisClient(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	sig := NewSignal()
+	go Listen(ctx, rdb, testChannel, sig, logger)
+	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
+	n := NewNotifier(rdb, testChannel, logger)
+	go n.Run(ctx)
+
+	queues := []string{"direct", "broadcast"}
+	counting := &countingClient{UniversalClient: rdb}
+	gated := NewClient(counting, sig, queues, time.Hour)
+	gated.recheck = time.Hour
+	handled := make(chan string, 10)
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("t", func(_ context.Context, t *asynq.Task) error { handled <- string(t.Payload()); return nil })
+	srv := asynq.NewServerFromRedisClient(gated, asynq.Config{
+		Concurrency: 2, Queues: map[string]int{"direct": 2, "broadcast": 1},
+		TaskCheckInterval: time.Millisecond, Logger: quiet{},
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sig.Stop(); srv.Shutdown() }()
+	waitFor(t, func() bool { return gated.waits.Load() > 0 }, "the idle server to wait")
+
+	client := asynq.NewClientFromRedisClient(rdb)
+	defer client.Close()
+	const tasks = 10
+	before := counting.dequeues.Load()
+	waiting := func() int64 { return gated.skips.Load() + gated.waits.Load() }
+	for i := 0; i < tasks; i++ {
+		w := waiting()
+		if _, err := client.Enqueue(asynq.NewTask("t", []byte{byte('a' + i)}), asynq.Queue("direct")); err != nil {
+			t.Fatal(err)
+		}
+		n.Notify()
+		select {
+		case <-handled:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("task %d was not processed", i+1)
+		}
+		// The server has taken the task and waits for the next one.
+		waitFor(t, func() bool { return waiting() > w }, "the server to wait")
+	}
+	if d := counting.dequeues.Load() - before; d > 2*tasks {
+		t.Errorf("%d dequeue scripts for %d announced tasks, want at most %d", d, tasks, 2*tasks)
+	}
+}
