@@ -23,6 +23,7 @@ import (
 	"github.com/messager/messager/internal/presence"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/stream"
+	"github.com/messager/messager/internal/taskwake"
 	"github.com/messager/messager/internal/telemetry"
 	"github.com/messager/messager/internal/version"
 )
@@ -353,7 +354,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 // api enqueues deliveries; a worker only re-queues refused messages).
 func (a *App) taskClient() *asynq.Client {
 	if a.client == nil {
-		a.client = asynq.NewClientFromRedisClient(a.rdb)
+		var rdb redis.UniversalClient = a.rdb
+		if a.embedded == nil {
+			// Each enqueue announces its task to every worker process in
+			// its own round trip (see wakingEnqueuer for the embedded one).
+			rdb = taskwake.NewAnnouncingClient(a.rdb, a.taskChannel())
+		}
+		a.client = asynq.NewClientFromRedisClient(rdb)
 	}
 	return a.client
 }

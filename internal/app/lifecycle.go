@@ -17,8 +17,7 @@ import (
 //
 //  1. event bus, presence tracker, session watch (api): they feed the
 //     streams, so they stop after the HTTP server has closed them;
-//  2. task wake-up listener and notifier: the dequeuers wait on the one,
-//     the API's enqueues publish through the other;
+//  2. task wake-up listener: the dequeuers wait on it;
 //  3. delivery writers, then the asynq servers (worker): the writers stop
 //     only once every task handler has returned;
 //  4. the group enqueuer (api): closed once no request can enqueue;
@@ -44,9 +43,6 @@ func (a *App) unitsInOrder() []unit {
 			taskwake.Listen(ctx, a.rdb, a.taskChannel(), a.wake.signal, a.logger)
 			return nil
 		}})
-	}
-	if a.wake.notifier != nil {
-		us = append(us, unit{name: "task wake-up notifier", run: func(ctx context.Context) error { a.wake.notifier.Run(ctx); return nil }})
 	}
 	if a.worker != nil {
 		us = append(us,

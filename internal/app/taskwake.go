@@ -27,13 +27,13 @@ const idleFallback = time.Second
 const embeddedIdleFallback = 5 * time.Second
 
 // taskWake is the process's side of the enqueue wake-up (internal/taskwake):
-// workers wait on signal while idle; the API wakes them through notifier
-// (a PUBLISH every worker process hears) or, on the embedded Redis, which
-// only this process can reach, by waking signal directly.
+// workers wait on signal while idle; every enqueue wakes them through
+// taskClient (a PUBLISH every worker process hears, sent with the enqueue)
+// or, on the embedded Redis, which only this process can reach, by
+// announcing the task to signal directly.
 type taskWake struct {
-	signal   *taskwake.Signal
-	notifier *taskwake.Notifier
-	clients  []*taskwake.Client // one per asynq server
+	signal  *taskwake.Signal
+	clients []*taskwake.Client // one per asynq server
 }
 
 // wakeSignal is the signal this process's idle dequeuers wait on.
@@ -60,8 +60,8 @@ func (a *App) dequeueClient() redis.UniversalClient {
 	return c
 }
 
-// wakingEnqueuer is the API's delivery enqueuer: every enqueue is
-// followed by a notification that wakes idle workers.
+// wakingEnqueuer is the API's delivery enqueuer: every enqueue wakes idle
+// workers (see taskClient for the real Redis).
 func (a *App) wakingEnqueuer() delivery.GroupSink {
 	if a.embedded != nil {
 		// No other process holds the embedded server's password: the
@@ -70,11 +70,7 @@ func (a *App) wakingEnqueuer() delivery.GroupSink {
 		sig := a.wakeSignal()
 		return notifyingEnqueuer{next: a.enqueuer(), notify: func() { sig.Announce(1) }}
 	}
-	if a.wake.notifier == nil {
-		// The pipeliner the API's sessions and admissions share.
-		a.wake.notifier = taskwake.NewNotifier(a.pipelinedRedis(), a.taskChannel(), a.logger)
-	}
-	return notifyingEnqueuer{next: a.enqueuer(), notify: a.wake.notifier.Notify}
+	return a.enqueuer()
 }
 
 // taskChannel is the channel enqueue notifications travel on: scoped to

@@ -12,9 +12,10 @@
 // has found every queue empty, the next dequeue waits until a Signal
 // wakes it, or until a fallback interval has passed (tasks that arrive
 // without a notification: retries and scheduled tasks moved in by asynq's
-// forwarder, tasks queued by an older version). The API side's Notifier
-// publishes a tiny message on a Redis channel after each enqueue, saying
-// how many tasks it covers, and Listen turns each one into a wake-up. A
+// forwarder, tasks queued by an older version). The API side's
+// AnnouncingClient publishes a tiny message on a Redis channel with each
+// enqueue, in the same round trip, saying how many tasks it announces, and
+// Listen turns each one into a wake-up. A
 // notification is never needed for correctness, only for speed: without
 // one a task waits at most the fallback interval.
 //

@@ -16,8 +16,8 @@ import (
 const pingEvery = 15 * time.Second
 
 // announced is the number of tasks a notification announces (see
-// Notifier); 0, unknown, for a message that does not say (an older
-// version's empty one).
+// AnnouncingClient); 0, unknown, for a message that does not say (an
+// older version's empty one).
 func announced(payload string) int {
 	n, err := strconv.Atoi(payload)
 	if err != nil || n < 0 {
@@ -27,7 +27,7 @@ func announced(payload string) int {
 }
 
 // Listen announces to sig the tasks every notification on channel (the
-// one the deployment's Notifiers publish on) counts, until ctx ends. It
+// one the deployment's AnnouncingClients publish on) counts, until ctx ends. It
 // also wakes sig, count unknown, whenever its subscription (re)starts or
 // fails: a notification may have been missed while it was down.
 func Listen(ctx context.Context, rdb redis.UniversalClient, channel string, sig *Signal, logger *slog.Logger) {

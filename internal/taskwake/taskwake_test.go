@@ -200,7 +200,7 @@ func (quiet) Fatal(...any) {}
 
 // With a real asynq server (on the test Redis, embedded or real): an idle
 // server stops running dequeue scripts, a notification published by the
-// Notifier wakes it, and the task is processed at once, long before the
+// enqueue through an AnnouncingClient wakes it, and the task is processed at once, long before the
 // hour-long fallback.
 func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
 	rdb, _ := testenv.RedisClient(t)
@@ -213,8 +213,6 @@ func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
 	// Listen wakes the signal once subscribed; after that, only a
 	// notification does.
 	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
-	n := NewNotifier(rdb, testChannel, logger)
-	go n.Run(ctx)
 
 	queues := []string{"direct", "broadcast"}
 	counting := &countingClient{UniversalClient: rdb}
@@ -240,12 +238,11 @@ func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
 		t.Fatalf("%d dequeue scripts while idle, want 0", d)
 	}
 
-	client := asynq.NewClientFromRedisClient(rdb)
+	client := asynq.NewClientFromRedisClient(NewAnnouncingClient(rdb, testChannel))
 	defer client.Close()
 	if _, err := client.Enqueue(asynq.NewTask("t", []byte("one")), asynq.Queue("broadcast")); err != nil {
 		t.Fatal(err)
 	}
-	n.Notify()
 	select {
 	case got := <-handled:
 		if got != "one" {
@@ -253,41 +250,6 @@ func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the notified task was not processed: the wake-up did not reach the idle server")
-	}
-}
-
-func TestNotifier_CoalescesWhileNotRunning(t *testing.T) {
-	rdb, _ := testenv.RedisClient(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sub := rdb.Subscribe(ctx, testChannel)
-	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
-		t.Fatal(err)
-	}
-	n := NewNotifier(rdb, testChannel, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for i := 0; i < 100; i++ {
-		n.Notify()
-	}
-	go n.Run(ctx)
-	// One notification covers every Notify before it, and counts them; a
-	// later Notify gets one of its own.
-	if m, err := sub.ReceiveMessage(ctx); err != nil || m.Payload != "100" {
-		t.Fatalf("first notification %v (%v), want a count of 100", m, err)
-	}
-	n.Notify()
-	if m, err := sub.ReceiveMessage(ctx); err != nil || m.Payload != "1" {
-		t.Fatalf("second notification %v (%v), want a count of 1", m, err)
-	}
-	probe := make(chan error, 1)
-	go func() {
-		_, err := sub.ReceiveMessage(ctx)
-		probe <- err
-	}()
-	select {
-	case err := <-probe:
-		t.Fatalf("a third notification (%v): 101 Notify calls made more than 2 publishes", err)
-	case <-time.After(300 * time.Millisecond):
 	}
 }
 
@@ -556,7 +518,7 @@ func TestAnnounced_ReadsTheNotificationsCount(t *testing.T) {
 }
 
 // With a real asynq server: tasks enqueued one after the other, each
-// announced by the Notifier, are dequeued with no empty round between
+// announced by its enqueue, are dequeued with no empty round between
 // them (asynq alone runs one after each task: a dequeue of every queue,
 // each empty). A dequeue round takes one script per queue it looks at,
 // so at most two per task here.
@@ -569,8 +531,6 @@ func TestAsynqServer_RunsNoEmptyRoundBetweenAnnouncedTasks(t *testing.T) {
 	sig := NewSignal()
 	go Listen(ctx, rdb, testChannel, sig, logger)
 	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
-	n := NewNotifier(rdb, testChannel, logger)
-	go n.Run(ctx)
 
 	queues := []string{"direct", "broadcast"}
 	counting := &countingClient{UniversalClient: rdb}
@@ -589,7 +549,7 @@ func TestAsynqServer_RunsNoEmptyRoundBetweenAnnouncedTasks(t *testing.T) {
 	defer func() { sig.Stop(); srv.Shutdown() }()
 	waitFor(t, func() bool { return gated.waits.Load() > 0 }, "the idle server to wait")
 
-	client := asynq.NewClientFromRedisClient(rdb)
+	client := asynq.NewClientFromRedisClient(NewAnnouncingClient(rdb, testChannel))
 	defer client.Close()
 	const tasks = 10
 	before := counting.dequeues.Load()
@@ -599,7 +559,6 @@ func TestAsynqServer_RunsNoEmptyRoundBetweenAnnouncedTasks(t *testing.T) {
 		if _, err := client.Enqueue(asynq.NewTask("t", []byte{byte('a' + i)}), asynq.Queue("direct")); err != nil {
 			t.Fatal(err)
 		}
-		n.Notify()
 		select {
 		case <-handled:
 		case <-time.After(30 * time.Second):
@@ -610,5 +569,127 @@ func TestAsynqServer_RunsNoEmptyRoundBetweenAnnouncedTasks(t *testing.T) {
 	}
 	if d := counting.dequeues.Load() - before; d > 2*tasks {
 		t.Errorf("%d dequeue scripts for %d announced tasks, want at most %d", d, tasks, 2*tasks)
+	}
+}
+
+// hookCounts records what a client sent: single commands and pipelines.
+type hookCounts struct {
+	mu        sync.Mutex
+	single    []string
+	pipelines [][]string
+}
+
+func (h *hookCounts) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *hookCounts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		h.single = append(h.single, cmd.Name())
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *hookCounts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		var names []string
+		for _, c := range cmds {
+			names = append(names, c.Name())
+		}
+		h.mu.Lock()
+		h.pipelines = append(h.pipelines, names)
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// An asynq enqueue through an AnnouncingClient is one round trip, the
+// script and then the PUBLISH announcing one task, so a worker that hears
+// the notification finds the task already queued; other scripts pass
+// straight through, unannounced.
+func TestAnnouncingClient_AnnouncesEachEnqueueInItsRoundTrip(t *testing.T) {
+	rdb, u := testenv.RedisClient(t)
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooked := redis.NewClient(opt)
+	t.Cleanup(func() { _ = hooked.Close() })
+	counts := &hookCounts{}
+	hooked.AddHook(counts)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub := rdb.Subscribe(ctx, testChannel)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
+		t.Fatal(err)
+	}
+
+	client := asynq.NewClientFromRedisClient(NewAnnouncingClient(hooked, testChannel))
+	defer client.Close()
+	// The first enqueue may find Redis without asynq's script and be sent
+	// twice, announced each time; what it published is read up to a
+	// marker published after it.
+	if _, err := client.Enqueue(asynq.NewTask("t", []byte("warm-up")), asynq.Queue("warm-up")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Publish(ctx, testChannel, "marker").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := sub.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Payload == "marker" {
+			break
+		}
+	}
+	counts.mu.Lock()
+	counts.single, counts.pipelines = nil, nil
+	counts.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		if _, err := client.Enqueue(asynq.NewTask("t", []byte{byte('a' + i)}), asynq.Queue("direct")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := sub.ReceiveMessage(ctx)
+		if err != nil || m.Payload != "1" {
+			t.Fatalf("notification %d: %v (%v), want one announcing 1 task", i+1, m, err)
+		}
+		if n, err := rdb.LLen(ctx, "asynq:{direct}:pending").Result(); err != nil || n != int64(i+1) {
+			t.Fatalf("after notification %d: %d pending (%v), want %d", i+1, n, err, i+1)
+		}
+	}
+	counts.mu.Lock()
+	single, pipelines := counts.single, counts.pipelines
+	counts.mu.Unlock()
+	var announced int
+	for _, p := range pipelines {
+		if len(p) == 2 && (p[0] == "evalsha" || p[0] == "eval") && p[1] == "publish" {
+			announced++
+		}
+	}
+	if announced != 3 {
+		t.Errorf("pipelines %q: want each of the 3 enqueues as one script and a publish", pipelines)
+	}
+	for _, name := range single {
+		if name == "publish" {
+			t.Errorf("a publish went in a round trip of its own: %q", single)
+		}
+	}
+
+	// A script that is not an enqueue announces nothing.
+	if err := NewAnnouncingClient(hooked, testChannel).Eval(ctx, "return 1", []string{"asynq:{direct}:pending"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	probe := make(chan error, 1)
+	go func() {
+		_, err := sub.ReceiveMessage(ctx)
+		probe <- err
+	}()
+	select {
+	case err := <-probe:
+		t.Fatalf("a script other than the enqueue was announced (%v)", err)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
