@@ -129,27 +129,13 @@ func (c *Client) wait(ctx context.Context) uint64 {
 		// Drained if that was the last credit: wait unless one is left.
 		if woken, done, ok := c.sig.waitForCredit(); ok {
 			c.skips.Add(1)
-			t := time.NewTimer(c.recheck)
-			select {
-			case <-woken:
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-			done()
+			waitAtMost(ctx, woken, done, c.recheck)
 		}
 	}
 	if idle {
 		if woken, done, ok := c.sig.wait(streakGen); ok {
 			c.waits.Add(1)
-			t := time.NewTimer(c.fallback)
-			select {
-			case <-woken:
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-			done()
+			waitAtMost(ctx, woken, done, c.fallback)
 		}
 		// Woken, timed out or stopped: the next round looks at every
 		// queue again before anyone waits.
@@ -161,6 +147,19 @@ func (c *Client) wait(ctx context.Context) uint64 {
 	// Read before the command is sent: a wake-up that arrives while it
 	// runs then counts as new.
 	return c.sig.generation()
+}
+
+// waitAtMost waits until woken is closed, d has passed or ctx ends, then
+// calls done, so a waiter that gave up takes no later wake-up.
+func waitAtMost(ctx context.Context, woken <-chan struct{}, done func(), d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-woken:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	done()
 }
 
 func (c *Client) coversAll() bool {
