@@ -75,13 +75,8 @@ type App struct {
 	logger   *slog.Logger
 	embedded *embedredis.Server
 	rdb      redis.UniversalClient
-	// pipelined is rdb through storage.AutoPipeline, made on first use
-	// (pipelinedRedis): one for the process, so the API's session look-ups,
-	// admissions and enqueue notifications count against one in-flight
-	// total and batch together when they come at once.
-	pipelined redis.Cmdable
-	db        *storage.DB
-	registry  *prometheus.Registry
+	db       *storage.DB
+	registry *prometheus.Registry
 
 	hub     *stream.Hub
 	bus     *stream.Bus
@@ -363,15 +358,6 @@ func (a *App) taskClient() *asynq.Client {
 		a.client = asynq.NewClientFromRedisClient(rdb)
 	}
 	return a.client
-}
-
-// pipelinedRedis returns the process's auto-pipelining client
-// (storage.AutoPipeline), made on first use.
-func (a *App) pipelinedRedis() redis.Cmdable {
-	if a.pipelined == nil {
-		a.pipelined = storage.AutoPipeline(a.rdb)
-	}
-	return a.pipelined
 }
 
 func (a *App) closeStores() {

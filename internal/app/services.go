@@ -10,6 +10,7 @@ import (
 	"github.com/messager/messager/internal/httpapi"
 	"github.com/messager/messager/internal/messaging"
 	"github.com/messager/messager/internal/presence"
+	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/stream"
 )
 
@@ -54,7 +55,7 @@ func (a *App) buildAPI() *apiServices {
 	// Every request looks up its session and every send reserves its
 	// client_id: one command each. Issued by many goroutines at once they
 	// share pipelined round trips; a lone one goes straight to Redis.
-	pipelined := a.pipelinedRedis()
+	pipelined := storage.AutoPipeline(a.rdb)
 	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
 	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
 		SessionTTL:        spec.Auth.SessionTTL.D(),

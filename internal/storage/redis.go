@@ -136,8 +136,8 @@ func PubSubChannel(rdb redis.UniversalClient, topic string) string {
 }
 
 // AutoPipeline returns a client on rdb's connections for the single
-// commands every request makes (session look-ups, client_id reservations,
-// enqueue notifications). A command that is the only one in flight is sent
+// commands every request makes (session look-ups, client_id reservations).
+// A command that is the only one in flight is sent
 // the plain way, on the caller's goroutine; one issued while others are in
 // flight goes through go-redis's automatic pipelining, which coalesces the
 // commands of concurrent goroutines into shared round trips. Under load they

@@ -39,11 +39,7 @@ func (c *AnnouncingClient) EvalSha(ctx context.Context, sha1 string, keys []stri
 	if !isEnqueue(keys) {
 		return c.UniversalClient.EvalSha(ctx, sha1, keys, args...)
 	}
-	pipe := c.Pipeline()
-	cmd := pipe.EvalSha(ctx, sha1, keys, args...)
-	pipe.Publish(ctx, c.channel, "1")
-	_, _ = pipe.Exec(ctx) // each command carries its own error
-	return cmd
+	return c.announced(ctx, func(p redis.Pipeliner) *redis.Cmd { return p.EvalSha(ctx, sha1, keys, args...) })
 }
 
 // Eval runs a script (asynq's fallback when Redis does not know its hash
@@ -52,10 +48,16 @@ func (c *AnnouncingClient) Eval(ctx context.Context, script string, keys []strin
 	if !isEnqueue(keys) {
 		return c.UniversalClient.Eval(ctx, script, keys, args...)
 	}
+	return c.announced(ctx, func(p redis.Pipeliner) *redis.Cmd { return p.Eval(ctx, script, keys, args...) })
+}
+
+// announced sends the enqueue script that queue adds to a pipeline, then a
+// PUBLISH announcing one task, in one round trip.
+func (c *AnnouncingClient) announced(ctx context.Context, queue func(redis.Pipeliner) *redis.Cmd) *redis.Cmd {
 	pipe := c.Pipeline()
-	cmd := pipe.Eval(ctx, script, keys, args...)
+	cmd := queue(pipe)
 	pipe.Publish(ctx, c.channel, "1")
-	_, _ = pipe.Exec(ctx)
+	_, _ = pipe.Exec(ctx) // each command carries its own error
 	return cmd
 }
 

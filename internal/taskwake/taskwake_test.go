@@ -198,15 +198,26 @@ func (quiet) Warn(...any)  {}
 func (quiet) Error(...any) {}
 func (quiet) Fatal(...any) {}
 
-// With a real asynq server (on the test Redis, embedded or real): an idle
-// server stops running dequeue scripts, a notification published by the
-// enqueue through an AnnouncingClient wakes it, and the task is processed at once, long before the
-// hour-long fallback.
-func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
+// announcedServer is the product's wiring on the test Redis (embedded or
+// real): an asynq server on two queues that dequeues through a Client
+// woken by Listen, and an asynq client that enqueues through an
+// AnnouncingClient. Its handler sends each task's payload to handled.
+type announcedServer struct {
+	gated    *Client
+	counting *countingClient
+	handled  chan string
+	client   *asynq.Client
+}
+
+// startAnnouncedServer starts one, waits until it idles, and stops it at
+// the end of the test. Its fallback and recheck are an hour: only an
+// announcement can end its waits.
+func startAnnouncedServer(t *testing.T) *announcedServer {
+	t.Helper()
 	rdb, _ := testenv.RedisClient(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 
 	sig := NewSignal()
 	go Listen(ctx, rdb, testChannel, sig, logger)
@@ -214,37 +225,44 @@ func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
 	// notification does.
 	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
 
-	queues := []string{"direct", "broadcast"}
-	counting := &countingClient{UniversalClient: rdb}
-	gated := NewClient(counting, sig, queues, time.Hour)
-	handled := make(chan string, 10)
+	s := &announcedServer{counting: &countingClient{UniversalClient: rdb}, handled: make(chan string, 10)}
+	s.gated = NewClient(s.counting, sig, []string{"direct", "broadcast"}, time.Hour)
+	s.gated.recheck = time.Hour
 	mux := asynq.NewServeMux()
-	mux.HandleFunc("t", func(_ context.Context, t *asynq.Task) error { handled <- string(t.Payload()); return nil })
-	srv := asynq.NewServerFromRedisClient(gated, asynq.Config{
+	mux.HandleFunc("t", func(_ context.Context, t *asynq.Task) error { s.handled <- string(t.Payload()); return nil })
+	srv := asynq.NewServerFromRedisClient(s.gated, asynq.Config{
 		Concurrency: 2, Queues: map[string]int{"direct": 2, "broadcast": 1},
 		TaskCheckInterval: time.Millisecond, Logger: quiet{},
 	})
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { sig.Stop(); srv.Shutdown() }()
+	t.Cleanup(func() { sig.Stop(); srv.Shutdown() })
+	s.client = asynq.NewClientFromRedisClient(NewAnnouncingClient(rdb, testChannel))
+	t.Cleanup(func() { _ = s.client.Close() })
+	waitFor(t, func() bool { return s.gated.waits.Load() > 0 }, "the idle server to wait")
+	return s
+}
 
+// With a real asynq server: an idle server stops running dequeue scripts,
+// a notification published by the enqueue through an AnnouncingClient
+// wakes it, and the task is processed at once, long before the hour-long
+// fallback.
+func TestAsynqServer_IdlesUntilNotified(t *testing.T) {
+	s := startAnnouncedServer(t)
 	// Idle: the server waits on the signal, and no dequeue runs meanwhile
 	// (polling every millisecond would run hundreds).
-	waitFor(t, func() bool { return gated.waits.Load() > 0 }, "the idle server to wait")
-	before := counting.dequeues.Load()
+	before := s.counting.dequeues.Load()
 	time.Sleep(300 * time.Millisecond)
-	if d := counting.dequeues.Load() - before; d != 0 {
+	if d := s.counting.dequeues.Load() - before; d != 0 {
 		t.Fatalf("%d dequeue scripts while idle, want 0", d)
 	}
 
-	client := asynq.NewClientFromRedisClient(NewAnnouncingClient(rdb, testChannel))
-	defer client.Close()
-	if _, err := client.Enqueue(asynq.NewTask("t", []byte("one")), asynq.Queue("broadcast")); err != nil {
+	if _, err := s.client.Enqueue(asynq.NewTask("t", []byte("one")), asynq.Queue("broadcast")); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case got := <-handled:
+	case got := <-s.handled:
 		if got != "one" {
 			t.Fatalf("handled %q", got)
 		}
@@ -523,34 +541,8 @@ func TestAnnounced_ReadsTheNotificationsCount(t *testing.T) {
 // each empty). A dequeue round takes one script per queue it looks at,
 // so at most two per task here.
 func TestAsynqServer_RunsNoEmptyRoundBetweenAnnouncedTasks(t *testing.T) {
-	rdb, _ := testenv.RedisClient(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	sig := NewSignal()
-	go Listen(ctx, rdb, testChannel, sig, logger)
-	waitFor(t, func() bool { return sig.generation() > 0 }, "the notification subscription")
-
-	queues := []string{"direct", "broadcast"}
-	counting := &countingClient{UniversalClient: rdb}
-	gated := NewClient(counting, sig, queues, time.Hour)
-	gated.recheck = time.Hour
-	handled := make(chan string, 10)
-	mux := asynq.NewServeMux()
-	mux.HandleFunc("t", func(_ context.Context, t *asynq.Task) error { handled <- string(t.Payload()); return nil })
-	srv := asynq.NewServerFromRedisClient(gated, asynq.Config{
-		Concurrency: 2, Queues: map[string]int{"direct": 2, "broadcast": 1},
-		TaskCheckInterval: time.Millisecond, Logger: quiet{},
-	})
-	if err := srv.Start(mux); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sig.Stop(); srv.Shutdown() }()
-	waitFor(t, func() bool { return gated.waits.Load() > 0 }, "the idle server to wait")
-
-	client := asynq.NewClientFromRedisClient(NewAnnouncingClient(rdb, testChannel))
-	defer client.Close()
+	s := startAnnouncedServer(t)
+	gated, counting, handled, client := s.gated, s.counting, s.handled, s.client
 	const tasks = 10
 	before := counting.dequeues.Load()
 	waiting := func() int64 { return gated.skips.Load() + gated.waits.Load() }
