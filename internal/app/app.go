@@ -78,10 +78,13 @@ type App struct {
 	db       *storage.DB
 	registry *prometheus.Registry
 
-	hub     *stream.Hub
-	bus     *stream.Bus
-	tracker *presence.Tracker
-	client  *asynq.Client
+	hub *stream.Hub
+	bus *stream.Bus
+	// sessionCache keeps the sessions this pod looked up lately, forgotten
+	// on logout through bus (nil in ModeWorker).
+	sessionCache *auth.SessionCache
+	tracker      *presence.Tracker
+	client       *asynq.Client
 	// groups gathers the API's deliveries into tasks (nil in ModeWorker).
 	groups *delivery.GroupEnqueuer
 	// workers dequeue tasks and hand them to worker through mux (nil in
@@ -163,7 +166,13 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.registerProcessMetrics()
 	a.httpMetrics = httpapi.NewMetrics(a.registry)
-	a.bus = stream.NewBus(a.rdb, a.logger, stream.WithBusMetrics(a.registry))
+	busOpts := []stream.BusOption{stream.WithBusMetrics(a.registry)}
+	if o.Mode != ModeWorker {
+		// The bus tells the cache of every logout on any pod (buildAPI).
+		a.sessionCache = auth.NewSessionCache(auth.DefaultSessionCacheSize, auth.MaxSessionCacheAge)
+		busOpts = append(busOpts, stream.WithSessionCache(a.sessionCache))
+	}
+	a.bus = stream.NewBus(a.rdb, a.logger, busOpts...)
 	a.tracker = presence.NewTracker(a.rdb, cfg.Spec.Presence.TTL.D(), a.bus, a.logger, presence.WithLastSeen(a.db.Users()))
 	a.srv = a.newHTTPServer()
 	if o.Mode != ModeWorker {

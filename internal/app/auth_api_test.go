@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/messager/messager/internal/config"
 )
@@ -97,11 +98,29 @@ func TestAuth_TokensWorkOnEveryPodAndLogoutRevokesEverywhere(t *testing.T) {
 	if res, _ := c.on(a2).do("GET", "/api/v1/auth/me", nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("token from pod 1 on pod 2: %d", res.StatusCode)
 	}
+	// Pod 1 has looked the session up lately (it caches it; pod 2 too).
+	if res, _ := c.do("GET", "/api/v1/auth/me", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("token on pod 1: %d", res.StatusCode)
+	}
 	if res, _ := c.on(a2).do("POST", "/api/v1/auth/logout", nil); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("logout on pod 2: %d", res.StatusCode)
 	}
-	if res, _ := c.do("GET", "/api/v1/auth/me", nil); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("token still works on pod 1 after logout on pod 2: %d", res.StatusCode)
+	if res, _ := c.on(a2).do("GET", "/api/v1/auth/me", nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("token still works on pod 2 right after its logout there: %d", res.StatusCode)
+	}
+	// Pod 1 hears of the logout on the event bus, within milliseconds;
+	// 2 s is far below what its cache would otherwise trust the session
+	// for (auth.MaxSessionCacheAge).
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		res, _ := c.do("GET", "/api/v1/auth/me", nil)
+		if res.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("token still works on pod 1 2 s after logout on pod 2: %d", res.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

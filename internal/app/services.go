@@ -52,12 +52,13 @@ func (a *App) buildAPI() *apiServices {
 	users := a.db.Users()
 	messages := a.db.Messages()
 
-	// Every request looks up its session and every send reserves its
-	// client_id: one command each. Issued by many goroutines at once they
-	// share pipelined round trips; a lone one goes straight to Redis.
+	// Every request looks up its session (unless this pod did lately:
+	// a.sessionCache) and every send reserves its client_id: one command
+	// each. Issued by many goroutines at once they share pipelined round
+	// trips; a lone one goes straight to Redis.
 	pipelined := storage.AutoPipeline(a.rdb)
 	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
-	var authSvc auth.Service = auth.NewService(users, auth.NewRedisSessions(pipelined), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
+	var authSvc auth.Service = auth.NewService(users, a.sessionCache.Store(auth.NewRedisSessions(pipelined)), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
 		SessionTTL:        spec.Auth.SessionTTL.D(),
 		MinPasswordLength: spec.Auth.MinPasswordLength,
 		Login:             auth.LoginLimits{Window: login.Window.D(), PerUserIP: login.PerUserIP, PerUser: login.PerUser, PerIP: login.PerIP},

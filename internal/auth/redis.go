@@ -15,8 +15,8 @@ import (
 )
 
 // RedisSessions keeps sessions in Redis under the SHA-256 of the token, so
-// a leaked Redis dump does not hold usable tokens. Every pod sees a logout
-// at once because there is no local cache. rdb may be an auto-pipelining
+// a leaked Redis dump does not hold usable tokens. Pods that cache
+// sessions (SessionCache) learn of a logout on the event bus. rdb may be an auto-pipelining
 // client (storage.AutoPipeline): every request looks its session up, and
 // concurrent lookups then share round trips.
 type RedisSessions struct{ rdb redis.Cmdable }
@@ -46,10 +46,13 @@ func (s *RedisSessions) Create(ctx context.Context, p Principal, ttl time.Durati
 	return token, nil
 }
 
+// maxTokenLength bounds a token worth looking up: Create's are 43 bytes.
+const maxTokenLength = 128
+
 // Lookup returns the principal of token and pushes its expiry ttl ahead
 // (GETEX: one round trip).
 func (s *RedisSessions) Lookup(ctx context.Context, token string, ttl time.Duration) (Principal, error) {
-	if len(token) > 128 {
+	if len(token) > maxTokenLength {
 		return Principal{}, ErrUnauthenticated
 	}
 	data, err := s.rdb.GetEx(ctx, sessionKey(token), ttl).Bytes()

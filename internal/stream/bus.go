@@ -31,6 +31,24 @@ type Bus struct {
 	logger  *slog.Logger
 	// resubscribes counts re-established subscriptions; nil: not counted.
 	resubscribes prometheus.Counter
+	// sessions is this pod's session cache, told of every logout the bus
+	// brings; nil: the pod caches no sessions.
+	sessions SessionForgetter
+}
+
+// SessionForgetter drops cached sessions: *auth.SessionCache.
+type SessionForgetter interface {
+	// Forget drops the session sessionID (auth.SessionID).
+	Forget(sessionID string)
+	// ForgetAll drops every session.
+	ForgetAll()
+}
+
+// WithSessionCache makes Run forget each session whose logout the bus
+// announces, and every session whenever announcements may have been
+// missed: when the subscription breaks and each time it is established.
+func WithSessionCache(c SessionForgetter) BusOption {
+	return func(b *Bus) { b.sessions = c }
 }
 
 // BusOption configures a Bus.
@@ -173,6 +191,7 @@ func (b *Bus) Run(ctx context.Context, hub *Hub) error {
 			return nil
 		}
 		if err != nil {
+			b.forgetAllSessions()
 			b.logger.Warn("event subscription interrupted", "err", err)
 			select {
 			case <-ctx.Done():
@@ -184,6 +203,9 @@ func (b *Bus) Run(ctx context.Context, hub *Hub) error {
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
+				// Logouts announced before this subscription were not
+				// heard: sessions cached until now may have ended.
+				b.forgetAllSessions()
 				subscribed++
 				if subscribed > 1 {
 					if b.resubscribes != nil {
@@ -199,6 +221,12 @@ func (b *Bus) Run(ctx context.Context, hub *Hub) error {
 			idleSince = time.Now()
 		case *redis.Pong:
 		}
+	}
+}
+
+func (b *Bus) forgetAllSessions() {
+	if b.sessions != nil {
+		b.sessions.ForgetAll()
 	}
 }
 
@@ -218,6 +246,11 @@ func (b *Bus) deliver(hub *Hub, payload string, direct bool) {
 		return
 	}
 	if env.Type == events.TypeSessionEnded {
+		// Refuse the session's requests before ending its streams, so a
+		// client cannot reconnect on the strength of a cached session.
+		if b.sessions != nil {
+			b.sessions.Forget(env.Session)
+		}
 		hub.EndSession(env.Session)
 		return
 	}
