@@ -271,12 +271,11 @@ func (a *App) newWorker(concurrency int) *asynq.Server {
 	return srv
 }
 
-// groupEnqueuer is the API's delivery enqueuer, made once: Shutdown
-// closes it after the HTTP server has drained (lifecycle.go).
-func (a *App) groupEnqueuer() *delivery.GroupEnqueuer {
-	if a.groups == nil {
-		a.groups = delivery.NewGroupEnqueuer(a.wakingEnqueuer(), delivery.WithLinger(a.cfg.Spec.Messaging.SendLinger.D()))
-	}
+// newGroupEnqueuer makes the API's delivery enqueuer, a.groups, whose
+// groups pass gate: Shutdown closes it after the HTTP server has drained
+// (lifecycle.go).
+func (a *App) newGroupEnqueuer(gate delivery.Gate) *delivery.GroupEnqueuer {
+	a.groups = delivery.NewGroupEnqueuer(a.wakingEnqueuer(), delivery.WithLinger(a.cfg.Spec.Messaging.SendLinger.D()), delivery.WithGate(gate))
 	return a.groups
 }
 

@@ -52,10 +52,9 @@ func (a *App) buildAPI() *apiServices {
 	users := a.db.Users()
 	messages := a.db.Messages()
 
-	// Every request looks up its session (unless this pod did lately:
-	// a.sessionCache) and every send reserves its client_id: one command
-	// each. Issued by many goroutines at once they share pipelined round
-	// trips; a lone one goes straight to Redis.
+	// Every request looks up its session, unless this pod did lately
+	// (a.sessionCache): one command. Issued by many goroutines at once they
+	// share pipelined round trips; a lone one goes straight to Redis.
 	pipelined := storage.AutoPipeline(a.rdb)
 	login, register := spec.Auth.LoginRateLimit, spec.Auth.RegisterRateLimit
 	var authSvc auth.Service = auth.NewService(users, a.sessionCache.Store(auth.NewRedisSessions(pipelined)), auth.NewRedisLimiter(a.rdb), a.opts.PasswordHasher, auth.Options{
@@ -78,7 +77,10 @@ func (a *App) buildAPI() *apiServices {
 	presenceSvc = presence.NewLoggingService(a.logger, presenceSvc)
 	a.registry.MustRegister(presence.NewOnlineCollector(a.tracker))
 
-	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, recipientCacheSize), a.tracker, messages, a.groupEnqueuer(), messaging.NewRedisAdmission(pipelined, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D())), a.bus, messaging.Limits{
+	// A send is admitted (rate limit, client_id) with the group it joins:
+	// one pipelined round trip per group, not one per send before it.
+	admission := messaging.NewRedisAdmission(a.rdb, messaging.SendLimit(spec.Messaging.SendRateLimit), messaging.WithClientIDWindow(spec.Messaging.ClientIDWindow.D()))
+	var msgSvc messaging.Service = messaging.NewService(messaging.NewCachedUsers(users, recipientCacheSize), a.tracker, messages, a.newGroupEnqueuer(admission.Gate()), a.bus, messaging.Limits{
 		MaxBodyLength: spec.Messaging.MaxBodyLength, HistoryPageSize: spec.Messaging.HistoryPageSize, MaxPageSize: config.MaxHistoryPageSize,
 	})
 	msgSvc = messaging.NewLoggingService(a.logger, messaging.NewInstrumentingService(a.registry, msgSvc))

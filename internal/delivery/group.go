@@ -18,6 +18,19 @@ type GroupSink interface {
 	EnqueueGroup(ctx context.Context, ds []Delivery) error
 }
 
+// Gate admits deliveries a group at a time, in one round trip however
+// many the group holds; messaging.RedisAdmission's Gate (a rate limit and
+// client_id reservations). See WithGate.
+type Gate interface {
+	// AdmitGroup returns, for each delivery of ds, nil to queue it or the
+	// error its Enqueue returns instead (a repeat, a rate limit); an error
+	// of its own refuses the whole group.
+	AdmitGroup(ctx context.Context, ds []Delivery) ([]error, error)
+	// ReleaseGroup undoes the admission of ds, admitted but not queued,
+	// so their senders' retries are admitted again.
+	ReleaseGroup(ctx context.Context, ds []Delivery) error
+}
+
 // GroupEnqueuer is the API's group commit for sends: deliveries that are
 // accepted while an enqueue is in flight wait and then travel together in
 // one TypeDeliverGroup task, so a busy pod pays asynq's enqueue, dequeue
@@ -29,6 +42,7 @@ type GroupSink interface {
 // enqueue failed), so a 202 still means the message is queued durably.
 type GroupEnqueuer struct {
 	sink     GroupSink
+	gate     Gate // nil: every delivery is queued
 	timeout  time.Duration
 	flushers int
 	maxSize  int
@@ -111,6 +125,15 @@ func WithLinger(d time.Duration) GroupOption {
 	return func(g *GroupEnqueuer) {
 		g.linger, g.window = max(d, 0), 2*max(d, 0)
 	}
+}
+
+// WithGate makes each group pass gate before it is queued: the group's
+// admissions share one round trip, made once the group is taken (after
+// any linger), instead of one per send before it joins the group. A
+// delivery gate refuses is answered with gate's error and not queued;
+// those admitted but not queued (the enqueue failed) are released.
+func WithGate(gate Gate) GroupOption {
+	return func(g *GroupEnqueuer) { g.gate = gate }
 }
 
 // NewGroupEnqueuer returns a group-committing Enqueuer over sink.
@@ -262,22 +285,62 @@ func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 }
 
 func (g *GroupEnqueuer) send(group []*pendingDelivery) {
-	ds := make([]Delivery, len(group))
-	for i, p := range group {
-		ds[i] = p.d
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
-	// The task's Redis round trip shows in the trace of the first sampled
-	// delivery it carries (a lone message's own).
+	defer cancel()
+	// The group's Redis round trips show in the trace of the first
+	// sampled delivery it carries (a lone message's own).
 	for _, p := range group {
 		if p.span.IsRecording() {
 			ctx = trace.ContextWithSpan(ctx, p.span)
 			break
 		}
 	}
+	group = g.admit(ctx, group)
+	if len(group) == 0 {
+		return
+	}
+	ds := make([]Delivery, len(group))
+	for i, p := range group {
+		ds[i] = p.d
+	}
 	err := g.sink.EnqueueGroup(ctx, ds)
-	cancel()
+	if err != nil && g.gate != nil {
+		if rerr := g.gate.ReleaseGroup(context.WithoutCancel(ctx), ds); rerr != nil {
+			err = fmt.Errorf("%w (and releasing the admissions: %v)", err, rerr)
+		}
+	}
 	for _, p := range group {
 		p.done <- err
 	}
+}
+
+// admit passes group through the gate, if any: it answers the deliveries
+// the gate refuses (all of them when the gate fails) and returns the rest.
+func (g *GroupEnqueuer) admit(ctx context.Context, group []*pendingDelivery) []*pendingDelivery {
+	if g.gate == nil {
+		return group
+	}
+	ds := make([]Delivery, len(group))
+	for i, p := range group {
+		ds[i] = p.d
+	}
+	refusals, err := g.gate.AdmitGroup(ctx, ds)
+	if err == nil && len(refusals) != len(group) {
+		err = fmt.Errorf("delivery: gate answered %d of %d deliveries", len(refusals), len(group))
+	}
+	if err != nil {
+		for _, p := range group {
+			p.done <- err
+		}
+		return nil
+	}
+	admitted := group[:0:0]
+	for i, p := range group {
+		if refusals[i] != nil {
+			p.done <- refusals[i]
+		} else {
+			admitted = append(admitted, p)
+		}
+	}
+	return admitted
 }

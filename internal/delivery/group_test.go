@@ -359,3 +359,123 @@ func TestGroupEnqueuer_CloseGivesUpWhenItsContextEnds(t *testing.T) {
 		t.Fatalf("Close = %v, want the context's error", err)
 	}
 }
+
+// recordingGate refuses the deliveries whose message ID is in refuse, or
+// every group with fail, and records each call.
+type recordingGate struct {
+	mu       sync.Mutex
+	groups   [][]string // message IDs of each AdmitGroup call
+	released []string
+	refuse   map[string]error
+	fail     error
+}
+
+func (g *recordingGate) AdmitGroup(_ context.Context, ds []Delivery) ([]error, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var ids []string
+	refusals := make([]error, len(ds))
+	for i, d := range ds {
+		ids = append(ids, d.Message.ID)
+		refusals[i] = g.refuse[d.Message.ID]
+	}
+	g.groups = append(g.groups, ids)
+	if g.fail != nil {
+		return nil, g.fail
+	}
+	return refusals, nil
+}
+
+func (g *recordingGate) ReleaseGroup(_ context.Context, ds []Delivery) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, d := range ds {
+		g.released = append(g.released, d.Message.ID)
+	}
+	return nil
+}
+
+// sendPiledUp enqueues dm(0) alone, held in the sink, then dm(1..n-1)
+// behind it, releases the sink and returns each delivery's error by index.
+func sendPiledUp(t *testing.T, g *GroupEnqueuer, sink *recordingSink, n int) []error {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = g.Enqueue(context.Background(), dm(i)) })
+		if i == 0 {
+			<-sink.entered
+		}
+	}
+	waitPending(t, g, QueueDirect, n-1)
+	close(sink.hold)
+	wg.Wait()
+	return errs
+}
+
+// The deliveries that pile up are admitted together, in one call, when
+// their group is taken; only those admitted are queued, and each refused
+// one is answered with its refusal.
+func TestGroupEnqueuer_GateAdmitsAGroupAtOnceAndQueuesOnlyWhatItAdmits(t *testing.T) {
+	repeat, limited := errors.New("repeat"), errors.New("rate limited")
+	gate := &recordingGate{refuse: map[string]error{"m0002": repeat, "m0004": limited}}
+	sink := newHeldSink()
+	g := NewGroupEnqueuer(sink, WithGate(gate))
+	errs := sendPiledUp(t, g, sink, 6)
+	want := []error{nil, nil, repeat, nil, limited, nil}
+	for i, err := range errs {
+		if err != want[i] {
+			t.Errorf("Enqueue(m%04d) = %v, want %v", i, err, want[i])
+		}
+	}
+	// The five pile up in whatever order their goroutines ran.
+	for _, ids := range gate.groups {
+		slices.Sort(ids)
+	}
+	if !slices.EqualFunc(gate.groups, [][]string{{"m0000"}, {"m0001", "m0002", "m0003", "m0004", "m0005"}}, slices.Equal) {
+		t.Fatalf("gate calls %v, want the lone first delivery, then the five that piled up in one call", gate.groups)
+	}
+	var queued []string
+	for _, b := range sink.batches {
+		for _, d := range b {
+			queued = append(queued, d.Message.ID)
+		}
+	}
+	slices.Sort(queued)
+	if !slices.Equal(queued, []string{"m0000", "m0001", "m0003", "m0005"}) {
+		t.Fatalf("queued %v, want only the admitted deliveries", queued)
+	}
+	if len(gate.released) != 0 {
+		t.Fatalf("released %v after enqueues that succeeded", gate.released)
+	}
+}
+
+// A gate that fails refuses its whole group and nothing is queued; an
+// enqueue that fails releases exactly the deliveries the gate admitted.
+func TestGroupEnqueuer_GateFailureQueuesNothingAndAFailedEnqueueReleases(t *testing.T) {
+	down := errors.New("redis down")
+	gate := &recordingGate{fail: down}
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink, WithGate(gate))
+	if err := g.Enqueue(context.Background(), dm(1)); !errors.Is(err, down) {
+		t.Fatalf("Enqueue with the gate down = %v, want %v", err, down)
+	}
+	if len(sink.batches) != 0 {
+		t.Fatalf("queued %v past a failed gate", sink.batches)
+	}
+
+	gate = &recordingGate{refuse: map[string]error{"m0002": errors.New("repeat")}}
+	sink = newHeldSink()
+	sink.fail = down
+	g = NewGroupEnqueuer(sink, WithGate(gate))
+	errs := sendPiledUp(t, g, sink, 4)
+	for i, err := range errs {
+		if i != 2 && !errors.Is(err, down) {
+			t.Errorf("Enqueue(m%04d) = %v, want %v", i, err, down)
+		}
+	}
+	slices.Sort(gate.released)
+	if !slices.Equal(gate.released, []string{"m0000", "m0001", "m0003"}) {
+		t.Fatalf("released %v, want the admitted deliveries whose enqueue failed", gate.released)
+	}
+}

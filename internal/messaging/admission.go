@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/messager/messager/internal/delivery"
 	"github.com/messager/messager/internal/events"
 )
 
@@ -36,9 +37,8 @@ type SendLimit struct {
 // of an admitted send for the client_id window (DefaultClientIDWindow
 // unless WithClientIDWindow says otherwise). One script makes the three
 // steps atomic, so a refused send reserves nothing and a repeat spends
-// nothing, and it keeps a send with a client_id at the one Redis round
-// trip the reservation alone took. rdb may be an auto-pipelining client
-// (storage.AutoPipeline), so concurrent sends share round trips.
+// nothing. Sends are admitted a group at a time through Gate: one
+// pipelined round trip for every send of a delivery.GroupEnqueuer group.
 //
 // The bucket lives in Redis, so it holds across every api pod, and it is
 // timed by Redis's clock, so pods whose clocks disagree agree on it.
@@ -123,23 +123,28 @@ end
 return {2}
 `)
 
-// Admit implements Admission.
-func (a *RedisAdmission) Admit(ctx context.Context, senderID int, clientID string, m events.Message) (*events.Message, error) {
+// request returns the keys and arguments of admitScript for one send, or
+// ok false when the send needs no admission (no limit, no client_id).
+func (a *RedisAdmission) request(senderID int, clientID string, m events.Message) (keys []string, args []any, ok bool, err error) {
 	if a.interval == 0 && clientID == "" {
-		return nil, nil
+		return nil, nil, false, nil
 	}
-	keys := []string{rateKey(senderID)}
+	keys = []string{rateKey(senderID)}
 	var data []byte
 	if clientID != "" {
-		var err error
 		if data, err = json.Marshal(m); err != nil {
-			return nil, err
+			return nil, nil, false, err
 		}
 		keys = append(keys, dedupKey(senderID, clientID))
 	}
-	res, err := admitScript.Run(ctx, a.rdb, keys, a.interval, a.limit.Burst, data, a.ttl.Milliseconds()).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("admit send: %w", err)
+	return keys, []any{a.interval, a.limit.Burst, data, a.ttl.Milliseconds()}, true, nil
+}
+
+// decodeAdmit reads admitScript's reply: nil (admitted), the earlier
+// message of a repeated client_id, or a *RateLimitedError.
+func decodeAdmit(res []any) (*events.Message, error) {
+	if len(res) == 0 {
+		return nil, errors.New("admit send: empty reply")
 	}
 	code, _ := res[0].(int64)
 	switch {
@@ -159,8 +164,106 @@ func (a *RedisAdmission) Admit(ctx context.Context, senderID int, clientID strin
 	return nil, errors.New("admit send: unexpected reply " + strconv.Quote(fmt.Sprint(res)))
 }
 
-// Release implements Admission. The send it took from the bucket is not
-// given back: a release follows a failed enqueue, which is rare.
-func (a *RedisAdmission) Release(ctx context.Context, senderID int, clientID string) error {
-	return a.rdb.Del(ctx, dedupKey(senderID, clientID)).Err()
+// Gate returns a's admission for delivery.GroupEnqueuer (delivery.WithGate):
+// the sends of a group are admitted in one pipelined round trip, made when
+// the group is taken, rather than one round trip each before they join
+// it. Its refusals are a *RateLimitedError, or a *RepeatedSend carrying
+// the message first sent under the client_id.
+func (a *RedisAdmission) Gate() delivery.Gate {
+	return admissionGate{a: a, rdb: a.rdb}
+}
+
+// RepeatedSend refuses a send whose client_id its sender already used
+// within the window: Prev is the message sent then, which the send
+// answers with (Service.Send).
+type RepeatedSend struct{ Prev events.Message }
+
+func (e *RepeatedSend) Error() string {
+	return "client_id already used for message " + e.Prev.ID
+}
+
+type admissionGate struct {
+	a   *RedisAdmission
+	rdb redis.Cmdable // a.rdb: one pipeline per group
+}
+
+// AdmitGroup runs admitScript once per send in one pipeline, in the
+// group's order, so a client_id sent twice in one group is admitted once
+// and the second is its repeat. A script Redis no longer holds (NOSCRIPT,
+// after a restart or SCRIPT FLUSH) did not run: it is loaded and only the
+// sends it refused are run again.
+func (g admissionGate) AdmitGroup(ctx context.Context, ds []delivery.Delivery) ([]error, error) {
+	refusals := make([]error, len(ds))
+	type req struct {
+		i    int
+		keys []string
+		args []any
+	}
+	var todo []req
+	for i, d := range ds {
+		keys, args, ok, err := g.a.request(d.SenderID, d.ClientID, d.Message)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			todo = append(todo, req{i, keys, args})
+		}
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		pipe := g.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(todo))
+		for j, r := range todo {
+			cmds[j] = admitScript.EvalSha(ctx, pipe, r.keys, r.args...)
+		}
+		_, _ = pipe.Exec(ctx) // each command's error is read below
+		var again []req
+		for j, c := range cmds {
+			res, err := c.Slice()
+			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+				again = append(again, todo[j])
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("admit sends: %w", err)
+			}
+			prev, err := decodeAdmit(res)
+			switch {
+			case err != nil:
+				refusals[todo[j].i] = err
+			case prev != nil:
+				refusals[todo[j].i] = &RepeatedSend{Prev: *prev}
+			}
+		}
+		if len(again) > 0 {
+			if err := admitScript.Load(ctx, g.rdb).Err(); err != nil {
+				return nil, fmt.Errorf("admit sends: load script: %w", err)
+			}
+		}
+		todo = again
+	}
+	return refusals, nil
+}
+
+// ReleaseGroup forgets the client_id reservations of ds in one round trip.
+// The sends they took from their senders' buckets are not given back: a
+// release follows a failed enqueue, which is rare.
+func (g admissionGate) ReleaseGroup(ctx context.Context, ds []delivery.Delivery) error {
+	var keys []string
+	for _, d := range ds {
+		if d.ClientID != "" {
+			keys = append(keys, dedupKey(d.SenderID, d.ClientID))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	// One DEL per key: on Redis Cluster each sender's keys live in its own slot.
+	pipe := g.rdb.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("release client_ids: %w", err)
+	}
+	return nil
 }

@@ -73,21 +73,12 @@ type Store interface {
 	Unread(ctx context.Context, userID int) (int, error)
 }
 
-// Enqueuer hands a delivery to the workers.
+// Enqueuer admits a delivery and hands it to the workers:
+// delivery.GroupEnqueuer with RedisAdmission's Gate. A send it refuses
+// fails with a *RateLimitedError, or a *RepeatedSend for a client_id its
+// sender already used (Send answers with the earlier message).
 type Enqueuer interface {
 	Enqueue(ctx context.Context, d delivery.Delivery) error
-}
-
-// Admission lets a send through: it holds each sender to a rate limit
-// and remembers client_ids so a retried send returns the first message.
-type Admission interface {
-	// Admit returns the message senderID already sent under clientID
-	// (spending nothing), if any. Otherwise it takes one send from
-	// senderID's allowance — a *RateLimitedError, reserving nothing, when
-	// none is left — and reserves clientID, when set, for m.
-	Admit(ctx context.Context, senderID int, clientID string, m events.Message) (*events.Message, error)
-	// Release forgets a reservation whose send failed, so a retry can succeed.
-	Release(ctx context.Context, senderID int, clientID string) error
 }
 
 // Publisher sends events to every pod.
@@ -107,15 +98,14 @@ type service struct {
 	audience Audience
 	store    Store
 	queue    Enqueuer
-	admit    Admission
 	pub      Publisher
 	limits   Limits
 	now      func() time.Time
 }
 
 // NewService returns the messaging service.
-func NewService(users Users, audience Audience, store Store, queue Enqueuer, admit Admission, pub Publisher, limits Limits) Service {
-	return &service{users: users, audience: audience, store: store, queue: queue, admit: admit, pub: pub, limits: limits, now: time.Now}
+func NewService(users Users, audience Audience, store Store, queue Enqueuer, pub Publisher, limits Limits) Service {
+	return &service{users: users, audience: audience, store: store, queue: queue, pub: pub, limits: limits, now: time.Now}
 }
 
 func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput) (events.Message, bool, error) {
@@ -184,16 +174,10 @@ func (s *service) Send(ctx context.Context, sender auth.Principal, in SendInput)
 		}
 	}
 
-	prev, err := s.admit.Admit(ctx, sender.UserID, in.ClientID, d.Message)
-	if err != nil {
-		return events.Message{}, false, err
-	}
-	if prev != nil {
-		return *prev, false, nil
-	}
 	if err := s.queue.Enqueue(ctx, d); err != nil {
-		if in.ClientID != "" {
-			_ = s.admit.Release(context.WithoutCancel(ctx), sender.UserID, in.ClientID)
+		var repeat *RepeatedSend
+		if errors.As(err, &repeat) {
+			return repeat.Prev, false, nil
 		}
 		return events.Message{}, false, err
 	}

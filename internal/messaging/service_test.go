@@ -51,15 +51,19 @@ func (a *fakeAudience) OnlineIDs(context.Context) ([]int, error) { return slices
 
 // fakeEnqueuer records the deliveries it accepts; while err is set it
 // refuses them.
+// fakeEnqueuer queues every delivery, or refuses each with err (as
+// delivery.GroupEnqueuer's gate or a failed enqueue would).
 type fakeEnqueuer struct {
-	mu   sync.Mutex
-	err  error
-	sent []delivery.Delivery
+	mu    sync.Mutex
+	err   error
+	sent  []delivery.Delivery
+	calls int
 }
 
 func (q *fakeEnqueuer) Enqueue(_ context.Context, d delivery.Delivery) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.calls++
 	if q.err != nil {
 		return q.err
 	}
@@ -73,54 +77,6 @@ func (q *fakeEnqueuer) deliveries() []delivery.Delivery {
 	return slices.Clone(q.sent)
 }
 
-// fakeAdmission keeps RedisAdmission's contract in memory: a reserved
-// client_id answers with its message; otherwise limited refuses; otherwise
-// the send is admitted and its client_id reserved.
-type fakeAdmission struct {
-	mu       sync.Mutex
-	limited  error
-	reserved map[string]events.Message
-	admits   int
-	releases []release
-}
-
-type release struct {
-	senderID int
-	clientID string
-	ctxErr   error // the context's state when Release ran
-}
-
-func admissionKey(senderID int, clientID string) string {
-	return fmt.Sprintf("%d/%s", senderID, clientID)
-}
-
-func (a *fakeAdmission) Admit(_ context.Context, senderID int, clientID string, m events.Message) (*events.Message, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.admits++
-	if prev, ok := a.reserved[admissionKey(senderID, clientID)]; ok && clientID != "" {
-		return &prev, nil
-	}
-	if a.limited != nil {
-		return nil, a.limited
-	}
-	if clientID != "" {
-		if a.reserved == nil {
-			a.reserved = map[string]events.Message{}
-		}
-		a.reserved[admissionKey(senderID, clientID)] = m
-	}
-	return nil, nil
-}
-
-func (a *fakeAdmission) Release(ctx context.Context, senderID int, clientID string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.releases = append(a.releases, release{senderID, clientID, ctx.Err()})
-	delete(a.reserved, admissionKey(senderID, clientID))
-	return nil
-}
-
 // fixture is a service over fakes; store and publisher are nil, which
 // Send never touches.
 type fixture struct {
@@ -128,7 +84,6 @@ type fixture struct {
 	users    *fakeUsers
 	audience *fakeAudience
 	queue    *fakeEnqueuer
-	admit    *fakeAdmission
 }
 
 func newFixture() *fixture {
@@ -136,9 +91,8 @@ func newFixture() *fixture {
 		users:    &fakeUsers{byCode: map[string]storage.User{bobRow.Usercode: bobRow}},
 		audience: &fakeAudience{},
 		queue:    &fakeEnqueuer{},
-		admit:    &fakeAdmission{},
 	}
-	svc := NewService(f.users, f.audience, nil, f.queue, f.admit, nil, Limits{MaxBodyLength: 10, HistoryPageSize: 50, MaxPageSize: 200})
+	svc := NewService(f.users, f.audience, nil, f.queue, nil, Limits{MaxBodyLength: 10, HistoryPageSize: 50, MaxPageSize: 200})
 	svc.(*service).now = func() time.Time { return sendTime }
 	f.svc = svc
 	return f
@@ -184,8 +138,8 @@ func TestSend_InvalidInputNamesEveryBadFieldAndQueuesNothing(t *testing.T) {
 			if !slices.Equal(fields, tc.fields) {
 				t.Fatalf("fields %v, want %v (%v)", fields, tc.fields, err)
 			}
-			if created || f.admit.admits != 0 || len(f.queue.deliveries()) != 0 {
-				t.Fatalf("an invalid send went on: created=%v admits=%d queued=%d", created, f.admit.admits, len(f.queue.deliveries()))
+			if created || f.queue.calls != 0 {
+				t.Fatalf("an invalid send went on: created=%v enqueues=%d", created, f.queue.calls)
 			}
 		})
 	}
@@ -206,8 +160,8 @@ func TestSend_UnknownRecipientIsErrUnknownRecipient(t *testing.T) {
 	if !errors.Is(err, ErrUnknownRecipient) {
 		t.Fatalf("err = %v, want ErrUnknownRecipient", err)
 	}
-	if f.admit.admits != 0 || len(f.queue.deliveries()) != 0 {
-		t.Fatalf("a send to nobody was admitted (%d) or queued (%d)", f.admit.admits, len(f.queue.deliveries()))
+	if f.queue.calls != 0 {
+		t.Fatalf("a send to nobody reached the queue (%d enqueues)", f.queue.calls)
 	}
 
 	// Any other failure to look the recipient up is not "unknown".
@@ -297,81 +251,32 @@ func TestSend_BroadcastGoesToEveryoneOnlineButTheSender(t *testing.T) {
 	}
 }
 
-// A send repeated with its client_id, while admission remembers it, returns
-// the first message with created=false and queues nothing; the client_id
-// is the sender's own.
-func TestSend_SameClientIDReturnsTheFirstMessage(t *testing.T) {
+// The queue admits sends (delivery.GroupEnqueuer's gate): a repeat it
+// refuses answers with the first message and created=false; a rate limit,
+// or an enqueue that failed, is the send's error.
+func TestSend_AnswersTheQueuesRefusals(t *testing.T) {
 	f := newFixture()
-	first, created := f.send(t, SendInput{Body: "once", To: bobRow.Usercode, ClientID: "c-1"})
-	if !created {
-		t.Fatal("first send: created = false")
+	svc, queue := f.svc, f.queue
+	first := events.Message{ID: "01a21a36-508b-74ad-98fe-2d0b06912795", Body: "once"}
+	queue.err = fmt.Errorf("group: %w", &RepeatedSend{Prev: first})
+	m, created, err := svc.Send(context.Background(), sender, SendInput{Body: "once", To: bobRow.Usercode, ClientID: "c-1"})
+	if err != nil || created || !sameMessage(m, first) {
+		t.Fatalf("repeat = %+v created=%v err=%v, want the first message with created=false", m, created, err)
 	}
-	again, created := f.send(t, SendInput{Body: "once", To: bobRow.Usercode, ClientID: "c-1"})
-	if created || !sameMessage(again, first) {
-		t.Fatalf("repeat = %+v created=%v, want the first message %+v with created=false", again, created, first)
-	}
-	if n := len(f.queue.deliveries()); n != 1 {
-		t.Fatalf("%d deliveries, want 1", n)
-	}
-
-	other, created := f.send(t, SendInput{Body: "once", To: bobRow.Usercode, ClientID: "c-2"})
-	if !created || other.ID == first.ID {
-		t.Fatalf("a new client_id gave %+v created=%v, want a new message", other, created)
-	}
-	noID, created := f.send(t, SendInput{Body: "once", To: bobRow.Usercode})
-	if !created || noID.ID == first.ID || noID.ID == other.ID {
-		t.Fatalf("a send without client_id gave %+v created=%v, want a new message", noID, created)
-	}
-	bob := auth.Principal{UserID: bobRow.ID, Username: bobRow.Username, Usercode: bobRow.Usercode}
-	theirs, created, err := f.svc.Send(context.Background(), bob, SendInput{Body: "mine", ClientID: "c-1"})
-	if err != nil || !created || theirs.ID == first.ID {
-		t.Fatalf("another sender's c-1 gave %+v created=%v err=%v, want a new message", theirs, created, err)
-	}
-}
-
-func TestSend_OverTheRateLimitIsRateLimitedErrorAndQueuesNothing(t *testing.T) {
-	f := newFixture()
-	f.admit.limited = &RateLimitedError{RetryAfter: 1500 * time.Millisecond}
-	_, created, err := f.svc.Send(context.Background(), sender, SendInput{Body: "spam", To: bobRow.Usercode, ClientID: "c-1"})
+	queue.err = &RateLimitedError{RetryAfter: time.Second}
 	var rl *RateLimitedError
-	if !errors.As(err, &rl) || rl.RetryAfter != 1500*time.Millisecond || created {
-		t.Fatalf("err = %v created=%v, want *RateLimitedError{1.5s}", err, created)
+	if _, created, err := svc.Send(context.Background(), sender, SendInput{Body: "spam", To: bobRow.Usercode, ClientID: "c-2"}); !errors.As(err, &rl) || created {
+		t.Fatalf("err = %v created=%v, want the queue's *RateLimitedError", err, created)
 	}
-	if n := len(f.queue.deliveries()); n != 0 {
-		t.Fatalf("%d deliveries, want none", n)
-	}
-}
-
-// A send whose enqueue fails returns the error and releases its client_id,
-// even when the request's context is already gone, so the client's retry
-// is a new send rather than an answer naming a message never queued.
-func TestSend_EnqueueFailureReleasesTheClientID(t *testing.T) {
-	f := newFixture()
 	full := errors.New("queue unavailable")
-	f.queue.err = full
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the client hung up while the enqueue failed
-	_, created, err := f.svc.Send(ctx, sender, SendInput{Body: "hi", To: bobRow.Usercode, ClientID: "c-1"})
-	if !errors.Is(err, full) || created {
+	queue.err = full
+	if _, created, err := svc.Send(context.Background(), sender, SendInput{Body: "hi", To: bobRow.Usercode, ClientID: "c-3"}); !errors.Is(err, full) || created {
 		t.Fatalf("err = %v created=%v, want the enqueue's error", err, created)
 	}
-	if got := f.admit.releases; len(got) != 1 || got[0].senderID != sender.UserID || got[0].clientID != "c-1" || got[0].ctxErr != nil {
-		t.Fatalf("releases %+v, want one of (1, c-1) under a live context", got)
-	}
-
-	f.queue.err = nil
-	m, created := f.send(t, SendInput{Body: "hi", To: bobRow.Usercode, ClientID: "c-1"})
-	if !created || len(f.queue.deliveries()) != 1 || f.queue.deliveries()[0].Message.ID != m.ID {
-		t.Fatalf("the retry gave %+v created=%v, want a new queued message", m, created)
-	}
-
-	// Without a client_id there is nothing to release.
-	f.queue.err = full
-	if _, _, err := f.svc.Send(context.Background(), sender, SendInput{Body: "hi", To: bobRow.Usercode}); !errors.Is(err, full) {
-		t.Fatalf("err = %v, want the enqueue's error", err)
-	}
-	if n := len(f.admit.releases); n != 1 {
-		t.Fatalf("%d releases, want still 1", n)
+	queue.err = nil
+	m, created = f.send(t, SendInput{Body: "new", To: bobRow.Usercode, ClientID: "c-3"})
+	if !created || len(queue.deliveries()) != 1 || queue.deliveries()[0].Message.ID != m.ID || queue.deliveries()[0].ClientID != "c-3" {
+		t.Fatalf("an admitted send gave %+v created=%v, queued %+v", m, created, queue.deliveries())
 	}
 }
 
