@@ -299,10 +299,7 @@ func (g *GroupEnqueuer) send(group []*pendingDelivery) {
 	if len(group) == 0 {
 		return
 	}
-	ds := make([]Delivery, len(group))
-	for i, p := range group {
-		ds[i] = p.d
-	}
+	ds := deliveriesOf(group)
 	err := g.sink.EnqueueGroup(ctx, ds)
 	if err != nil && g.gate != nil {
 		if rerr := g.gate.ReleaseGroup(context.WithoutCancel(ctx), ds); rerr != nil {
@@ -320,11 +317,7 @@ func (g *GroupEnqueuer) admit(ctx context.Context, group []*pendingDelivery) []*
 	if g.gate == nil {
 		return group
 	}
-	ds := make([]Delivery, len(group))
-	for i, p := range group {
-		ds[i] = p.d
-	}
-	refusals, err := g.gate.AdmitGroup(ctx, ds)
+	refusals, err := g.gate.AdmitGroup(ctx, deliveriesOf(group))
 	if err == nil && len(refusals) != len(group) {
 		err = fmt.Errorf("delivery: gate answered %d of %d deliveries", len(refusals), len(group))
 	}
@@ -343,4 +336,12 @@ func (g *GroupEnqueuer) admit(ctx context.Context, group []*pendingDelivery) []*
 		}
 	}
 	return admitted
+}
+
+func deliveriesOf(group []*pendingDelivery) []Delivery {
+	ds := make([]Delivery, len(group))
+	for i, p := range group {
+		ds[i] = p.d
+	}
+	return ds
 }
