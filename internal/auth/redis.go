@@ -3,9 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +22,7 @@ type RedisSessions struct{ rdb redis.Cmdable }
 // NewRedisSessions returns the Redis session store.
 func NewRedisSessions(rdb redis.Cmdable) *RedisSessions { return &RedisSessions{rdb: rdb} }
 
-func sessionKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "messager:session:" + hex.EncodeToString(sum[:])
-}
+func sessionKey(token string) string { return sessionKeyPrefix + SessionID(token) }
 
 // Create stores p under a new 256-bit random token.
 func (s *RedisSessions) Create(ctx context.Context, p Principal, ttl time.Duration) (string, error) {

@@ -125,9 +125,11 @@ func (c *cutter) cut() {
 	c.conns = nil
 }
 
-// When the subscription breaks and comes back, the resubscribe is counted
-// (and the hub told to resync); the first subscribe is not a resubscribe.
-func TestBusMetrics_CountResubscribes(t *testing.T) {
+// runBusBehindCutter runs a Bus with opts, and a hub, on the test Redis
+// through a cutter (so the test can break its connections) until the test
+// ends, and returns it, its client and the cutter.
+func runBusBehindCutter(t *testing.T, opts ...BusOption) (*Bus, *redis.Client, *cutter) {
+	t.Helper()
 	opt, err := redis.ParseURL(testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
@@ -136,13 +138,20 @@ func TestBusMetrics_CountResubscribes(t *testing.T) {
 	opt.Addr = proxy.ln.Addr().String()
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	reg := prometheus.NewRegistry()
-	bus := NewBus(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)), WithBusMetrics(reg))
+	bus := NewBus(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	hub := NewHub(prometheus.NewRegistry(), 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = bus.Run(ctx, hub) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return bus, rdb, proxy
+}
+
+// When the subscription breaks and comes back, the resubscribe is counted
+// (and the hub told to resync); the first subscribe is not a resubscribe.
+func TestBusMetrics_CountResubscribes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	bus, rdb, proxy := runBusBehindCutter(t, WithBusMetrics(reg))
 
 	subscribers := func() int64 {
 		n, err := rdb.PubSubNumSub(context.Background(), bus.channel).Result()

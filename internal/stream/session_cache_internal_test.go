@@ -2,16 +2,9 @@ package stream
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/messager/messager/internal/testenv"
 )
 
 // recordingForgetter records what a Bus tells its session cache.
@@ -44,21 +37,8 @@ func (r *recordingForgetter) state() ([]string, int) {
 // each subscription (the first included: announcements made before it
 // were not heard) and when the subscription breaks.
 func TestBus_TellsTheSessionCacheOfLogoutsAndOfMissedAnnouncements(t *testing.T) {
-	opt, err := redis.ParseURL(testenv.Redis(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCutter(t, opt.Addr)
-	opt.Addr = proxy.ln.Addr().String()
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
 	cache := &recordingForgetter{}
-	bus := NewBus(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)), WithSessionCache(cache))
-	hub := NewHub(prometheus.NewRegistry(), 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = bus.Run(ctx, hub) }()
-	t.Cleanup(func() { cancel(); <-done })
+	bus, _, proxy := runBusBehindCutter(t, WithSessionCache(cache))
 
 	waitUntil(t, "the first subscription to forget every session", func() bool { _, all := cache.state(); return all >= 1 })
 	if err := bus.PublishSessionEnded(context.Background(), "feed"); err != nil {
