@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,11 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/messager/messager/internal/app"
 	"github.com/messager/messager/internal/config"
+	"github.com/messager/messager/internal/runtimetune"
 	"github.com/messager/messager/internal/storage"
 	"github.com/messager/messager/internal/telemetry"
 	"github.com/messager/messager/internal/version"
@@ -156,11 +159,31 @@ func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) e
 	}
 	logger := newLogger(f.logFormat, mode, stderr)
 	slog.SetDefault(logger)
+	// A test binary that runs a mode in-process must not be replaced.
+	tune := cfg.Spec.Runtime.AdaptiveScheduling && !testing.Testing()
+	if tune {
+		// Returns only if the process already runs with sysmon awake, or
+		// cannot be restarted; nothing has started yet either way.
+		if err := runtimetune.KeepSysmonAwake(); err != nil {
+			logger.Warn("running with the runtime's default sysmon", "err", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, app.Options{Config: cfg, Mode: mode, Migrate: f.migrate, Logger: logger, Pprof: f.pprof})
 	if err != nil {
 		return err
+	}
+	if tune {
+		// Only now: app.New sizes what scales with the CPUs (the password
+		// hashing slots) by GOMAXPROCS, which the governor then lowers.
+		gctx, stopGovernor := context.WithCancel(ctx)
+		governed := make(chan struct{})
+		go func() {
+			defer close(governed)
+			runtimetune.NewGovernor(runtimetune.DefaultPolicy, logger).Run(gctx)
+		}()
+		defer func() { stopGovernor(); <-governed }()
 	}
 	return a.Run(ctx)
 }

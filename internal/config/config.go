@@ -46,6 +46,7 @@ type Spec struct {
 	Presence      Presence      `yaml:"presence" json:"presence"`
 	Worker        Worker        `yaml:"worker" json:"worker"`
 	Observability Observability `yaml:"observability" json:"observability"`
+	Runtime       Runtime       `yaml:"runtime" json:"runtime"`
 }
 
 // HTTP configures the listener shared by the API, the UI and the operations endpoints.
@@ -218,6 +219,19 @@ type Asynqmon struct {
 	PrometheusURL string `yaml:"prometheusURL" json:"prometheusURL"`
 }
 
+// Runtime configures how each messager process uses the Go runtime.
+type Runtime struct {
+	// AdaptiveScheduling runs a process on one P (GOMAXPROCS=1) while it
+	// needs less than a core, giving it the runtime's default P count back
+	// as soon as it needs more, and starts it with the runtime's sysmon
+	// thread kept out of its deep sleep (GODEBUG=schedtrace, set by
+	// re-executing the process once at start). At moderate loads most of a
+	// message's CPU is thread wake-ups; together these remove most of them
+	// (docs/benchmarks.md, session 15). Off, the runtime's defaults apply.
+	// A GOMAXPROCS or GODEBUG schedtrace in the environment always wins.
+	AdaptiveScheduling bool `yaml:"adaptiveScheduling" json:"adaptiveScheduling"`
+}
+
 // Duration is a time.Duration written as a Go duration string ("24h", "60s") in YAML.
 type Duration time.Duration
 
@@ -285,6 +299,7 @@ func Default() *Config {
 				Tracing:  Tracing{SampleRatio: 0.1},
 				Asynqmon: Asynqmon{Enabled: true},
 			},
+			Runtime: Runtime{AdaptiveScheduling: true},
 		},
 	}
 }

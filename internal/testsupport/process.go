@@ -240,6 +240,9 @@ func (p *Process) Kill(t testing.TB) {
 	<-p.exited
 }
 
+// Pid is the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Log returns everything the process has written so far.
 func (p *Process) Log() (string, error) {
 	b, err := os.ReadFile(p.LogPath)
