@@ -75,7 +75,8 @@ func (runtimeProcs) Default() int {
 
 // Governor runs the process on one P while it needs less than a core and on
 // the runtime's default P count while it needs more (see the package doc
-// for why). Build it with NewGovernor; Run owns its only goroutine.
+// for why). Build it with NewGovernor; Run blocks until its context ends
+// and starts no goroutine of its own.
 type Governor struct {
 	fixed  bool // GOMAXPROCS is set: the operator chose the P count
 	policy Policy

@@ -58,7 +58,8 @@ func setsSchedtrace(godebug string) bool {
 // KeepSysmonAwake replaces the running process with a fresh start of the
 // same executable, arguments and environment plus SysmonAwakeSetting, so
 // the runtime reads it at start (it reads GODEBUG's schedtrace nowhere
-// else). The process keeps its PID, open descriptors and parent. It returns
+// else). The process keeps its PID, its parent and its standard streams (Go
+// opens every other descriptor close-on-exec, so none leaks). It returns
 // nil without doing anything when the setting is already there (the fresh
 // start itself), and an error, having changed nothing, when the process
 // cannot be replaced: the caller then runs on without it.
