@@ -170,7 +170,7 @@ func decodeAdmit(res []any) (*events.Message, error) {
 // it. Its refusals are a *RateLimitedError, or a *RepeatedSend carrying
 // the message first sent under the client_id.
 func (a *RedisAdmission) Gate() delivery.Gate {
-	return admissionGate{a: a, rdb: a.rdb}
+	return admissionGate{a: a}
 }
 
 // RepeatedSend refuses a send whose client_id its sender already used
@@ -182,10 +182,7 @@ func (e *RepeatedSend) Error() string {
 	return "client_id already used for message " + e.Prev.ID
 }
 
-type admissionGate struct {
-	a   *RedisAdmission
-	rdb redis.Cmdable // a.rdb: one pipeline per group
-}
+type admissionGate struct{ a *RedisAdmission }
 
 // AdmitGroup runs admitScript once per send in one pipeline, in the
 // group's order, so a client_id sent twice in one group is admitted once
@@ -210,7 +207,7 @@ func (g admissionGate) AdmitGroup(ctx context.Context, ds []delivery.Delivery) (
 		}
 	}
 	for attempt := 0; len(todo) > 0; attempt++ {
-		pipe := g.rdb.Pipeline()
+		pipe := g.a.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(todo))
 		for j, r := range todo {
 			cmds[j] = admitScript.EvalSha(ctx, pipe, r.keys, r.args...)
@@ -235,7 +232,7 @@ func (g admissionGate) AdmitGroup(ctx context.Context, ds []delivery.Delivery) (
 			}
 		}
 		if len(again) > 0 {
-			if err := admitScript.Load(ctx, g.rdb).Err(); err != nil {
+			if err := admitScript.Load(ctx, g.a.rdb).Err(); err != nil {
 				return nil, fmt.Errorf("admit sends: load script: %w", err)
 			}
 		}
@@ -258,7 +255,7 @@ func (g admissionGate) ReleaseGroup(ctx context.Context, ds []delivery.Delivery)
 		return nil
 	}
 	// One DEL per key: on Redis Cluster each sender's keys live in its own slot.
-	pipe := g.rdb.Pipeline()
+	pipe := g.a.rdb.Pipeline()
 	for _, k := range keys {
 		pipe.Del(ctx, k)
 	}
