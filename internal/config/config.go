@@ -146,7 +146,9 @@ type Messaging struct {
 	// are active, so that the sends of that moment travel in one task and
 	// are stored in one commit: each task costs about the same CPU however
 	// many messages it carries. It adds up to SendLinger to a busy send's
-	// latency; 0 never holds one. A lone sender never waits.
+	// latency; 0 never holds one. A lone sender never waits, and a group
+	// that holds enough to share (eight sends, or a broadcast to a room)
+	// goes at once.
 	SendLinger Duration `yaml:"sendLinger" json:"sendLinger"`
 }
 
@@ -285,7 +287,7 @@ func Default() *Config {
 				HistoryPageSize: 50,
 				SendRateLimit:   SendRateLimit{PerSecond: 5, Burst: 20},
 				ClientIDWindow:  Duration(5 * time.Minute),
-				SendLinger:      Duration(10 * time.Millisecond),
+				SendLinger:      Duration(20 * time.Millisecond),
 			},
 			Presence: Presence{TTL: Duration(60 * time.Second)},
 			Worker: Worker{

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// The send linger is 10 ms by default, parses as a duration, may be 0 (no
+// The send linger is 20 ms by default, parses as a duration, may be 0 (no
 // linger) and is bounded above.
 func TestSendLinger_DefaultParsesAndIsBounded(t *testing.T) {
-	if d := Default().Spec.Messaging.SendLinger.D(); d != 10*time.Millisecond {
-		t.Fatalf("default send linger %v, want 10ms", d)
+	if d := Default().Spec.Messaging.SendLinger.D(); d != 20*time.Millisecond {
+		t.Fatalf("default send linger %v, want 20ms", d)
 	}
 	for text, want := range map[string]time.Duration{"20ms": 20 * time.Millisecond, "0s": 0} {
 		cfg, err := Parse([]byte("apiVersion: messager.io/v1alpha1\nkind: MessagerConfig\nmetadata: {name: x}\nspec:\n  messaging: {sendLinger: " + text + "}\n"))

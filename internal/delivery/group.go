@@ -49,8 +49,9 @@ type GroupEnqueuer struct {
 	maxUsers int
 	linger   time.Duration // wait this long before a busy group's group
 	window   time.Duration // busy: its previous group is younger than this
-	sleep    func(time.Duration)
-	tracer   trace.Tracer
+	// wait lingers d, or less once cut receives (the group holds enough).
+	wait   func(d time.Duration, cut <-chan struct{})
+	tracer trace.Tracer
 
 	mu      sync.Mutex
 	groups  map[string]*group // by queue: a task travels on one queue
@@ -63,7 +64,13 @@ type GroupEnqueuer struct {
 var ErrClosed = errors.New("delivery: group enqueuer closed")
 
 type group struct {
-	pending   []*pendingDelivery
+	pending []*pendingDelivery
+	// pendingUsers is the recipients of pending, summed.
+	pendingUsers int
+	// lingering says a flusher is lingering before it takes a group; cut
+	// ends its linger early, once the group holds enough (see enough).
+	lingering bool
+	cut       chan struct{}
 	active    int       // flushers running
 	lastFlush time.Time // when the latest group was taken
 	lastSize  int       // and how many deliveries it held
@@ -88,23 +95,31 @@ type pendingDelivery struct {
 // at a time (groupFlushers): a second would only split the groups, and
 // groupTimeout bounds each.
 //
-// A busy group lingers groupLinger before taking a group (see lingerFor):
-// every task costs the same asynq scripts, worker round trips and
-// database commit whether it carries one message or ten, so at a few
-// hundred sends a second, where each message used to travel alone, a few
-// milliseconds of waiting cut the server CPU each message costs
-// (docs/benchmarks.md, issue 12). The default, 10 ms, gathers two or
-// three evenly spaced sends at 250/s: on a quiet machine 3,007–3,333 µs
-// of server CPU per DM against 4,240–4,361 with 5 ms, for 2–3 ms more
-// p50 (12–13 ms against 10). Sends at under ~50/s, or from one sender at
-// a time, never linger: waiting could not give them company.
+// A busy group lingers groupLinger before taking a group (see lingerFor),
+// or less: the linger ends as soon as the group holds enough to share
+// (groupEnough deliveries or groupEnoughRecipients recipients; see
+// enough). Every task costs the same asynq scripts, worker round trips
+// and database commit whether it carries one message or ten, so at a few
+// hundred sends a second, where each message would travel alone, waiting
+// cuts the server CPU each message costs (docs/benchmarks.md, issue 12):
+// at 250 DMs/s a 20 ms linger gathers about five sends and cost 706–776 µs
+// of server CPU per DM in one process against 942–1,268 with 10 ms, for
+// about 6 ms more p50. Past eight a task's share of each message is small
+// (its cost over eight), so a group that holds that many goes at once:
+// under heavy load a send does not wait out the linger, and a closed loop
+// of senders is not held to one round per linger (32 of them were capped
+// at 1,474 sends/s by a 20 ms linger that always ran out). Sends at under
+// ~25/s, or from one sender at a time, never linger: waiting could not
+// give them company.
 const (
-	maxGroup           = 128
-	maxGroupRecipients = 16384
-	groupFlushers      = 1
-	groupTimeout       = 5 * time.Second
-	groupLinger        = 10 * time.Millisecond
-	lingerWindow       = 20 * time.Millisecond
+	maxGroup              = 128
+	maxGroupRecipients    = 16384
+	groupFlushers         = 1
+	groupTimeout          = 5 * time.Second
+	groupLinger           = 20 * time.Millisecond
+	lingerWindow          = 2 * groupLinger
+	groupEnough           = 8
+	groupEnoughRecipients = 1000
 )
 
 // DefaultLinger is how long a busy group lingers unless WithLinger says
@@ -114,12 +129,11 @@ const DefaultLinger = groupLinger
 // GroupOption configures a GroupEnqueuer.
 type GroupOption func(*GroupEnqueuer)
 
-// WithLinger makes a busy group linger d before it is taken, and counts a
-// group as busy when another sender sent within 2d; 0 never lingers. A
-// longer linger puts more messages in each task, and each task costs
-// about the same server CPU however many it holds (at 250 DMs/s on a
-// quiet machine, 20 ms cost 2,325–2,490 µs per message and 5 ms
-// 4,240–4,361); it adds up to d to a busy send's latency
+// WithLinger makes a busy group linger up to d before it is taken (less
+// once it holds enough), and counts a group as busy when another sender
+// sent within 2d; 0 never lingers. A longer linger puts more messages in
+// each task at moderate rates, and each task costs about the same server
+// CPU however many it holds; it adds up to d to a busy send's latency
 // (docs/benchmarks.md, issue 12).
 func WithLinger(d time.Duration) GroupOption {
 	return func(g *GroupEnqueuer) {
@@ -140,7 +154,7 @@ func WithGate(gate Gate) GroupOption {
 func NewGroupEnqueuer(sink GroupSink, opts ...GroupOption) *GroupEnqueuer {
 	g := &GroupEnqueuer{
 		sink: sink, timeout: groupTimeout, flushers: groupFlushers,
-		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, sleep: time.Sleep,
+		maxSize: maxGroup, maxUsers: maxGroupRecipients, linger: groupLinger, window: lingerWindow, wait: waitOrCut,
 		tracer: otel.Tracer(tracerName),
 		groups: map[string]*group{},
 		idle:   make(chan struct{}),
@@ -188,10 +202,15 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 	}
 	grp := g.groups[q]
 	if grp == nil {
-		grp = &group{}
+		grp = &group{cut: make(chan struct{}, 1)}
 		g.groups[q] = grp
 	}
 	grp.pending = append(grp.pending, p)
+	grp.pendingUsers += len(d.Recipients)
+	if grp.lingering && g.enough(grp) {
+		grp.lingering = false
+		grp.cut <- struct{}{} // buffered, and sent once per linger
+	}
 	now := time.Now()
 	grp.company = d.SenderID != grp.lastSender && now.Sub(grp.lastArrival) < g.window
 	grp.lastSender, grp.lastArrival = d.SenderID, now
@@ -214,7 +233,7 @@ func (g *GroupEnqueuer) Enqueue(ctx context.Context, d Delivery) (err error) {
 func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 	for {
 		if d := g.lingerFor(grp); d > 0 {
-			g.sleep(d)
+			g.wait(d, grp.cut)
 		}
 		group := g.take(grp)
 		if group == nil {
@@ -238,17 +257,42 @@ func (g *GroupEnqueuer) flush(grp *group, own *pendingDelivery) {
 // lingerFor says how long to wait before taking a group from grp: linger
 // while sends are frequent and concurrent (the previous group was taken
 // lately and held several, or several are waiting now, or the latest
-// send followed another sender's within the window) and the group is not
-// full yet; else nothing. A lone sequential sender never lingers: waiting
-// could not give it company.
+// send followed another sender's within the window) and the group does
+// not hold enough yet; else nothing. A lone sequential sender never
+// lingers: waiting could not give it company. A linger it returns ends
+// early through grp.cut once the group holds enough.
 func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	busy := grp.company || time.Since(grp.lastFlush) < g.window && (grp.lastSize > 1 || len(grp.pending) > 1)
-	if g.linger <= 0 || !busy || len(grp.pending) >= g.maxSize {
+	if g.linger <= 0 || !busy || g.enough(grp) {
 		return 0
 	}
+	select { // a cut left from a linger that ran out
+	case <-grp.cut:
+	default:
+	}
+	grp.lingering = true
 	return g.linger
+}
+
+// enough says grp holds enough to be taken without lingering: as many
+// deliveries as a group can take, or enough that a task's cost is a small
+// share of each (groupEnough deliveries, or groupEnoughRecipients
+// recipients: a broadcast to a room). The caller holds g.mu.
+func (g *GroupEnqueuer) enough(grp *group) bool {
+	n := len(grp.pending)
+	return n >= g.maxSize || n >= groupEnough || grp.pendingUsers >= groupEnoughRecipients
+}
+
+// waitOrCut waits d, or until cut receives.
+func waitOrCut(d time.Duration, cut <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-cut:
+	}
 }
 
 // take removes the next group from grp, or releases the caller's flusher
@@ -256,6 +300,7 @@ func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
 func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	grp.lingering = false
 	if len(grp.pending) == 0 {
 		grp.active--
 		g.flushes--
@@ -274,6 +319,7 @@ func (g *GroupEnqueuer) take(grp *group) []*pendingDelivery {
 		n++
 	}
 	grp.lastFlush, grp.lastSize = time.Now(), n
+	grp.pendingUsers -= users
 	group := make([]*pendingDelivery, n)
 	copy(group, grp.pending)
 	// Shift rather than reslice so the backing array does not pin sent

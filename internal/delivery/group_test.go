@@ -111,7 +111,7 @@ func TestGroupEnqueuer_LingersOnlyWhenBusy(t *testing.T) {
 	g := NewGroupEnqueuer(sink)
 	lingering, release := make(chan struct{}, 1), make(chan struct{})
 	g.window = time.Hour // recent enough, whatever the machine's speed
-	g.sleep = func(time.Duration) { lingering <- struct{}{}; <-release }
+	g.wait = func(time.Duration, <-chan struct{}) { lingering <- struct{}{}; <-release }
 	// Idle, then one sender at a time: each send goes at once, alone.
 	for i := 1; i <= 2; i++ {
 		if err := g.Enqueue(context.Background(), dm(i)); err != nil {
@@ -153,7 +153,7 @@ func TestGroupEnqueuer_LingersWhenAnotherSenderJustSent(t *testing.T) {
 	g := NewGroupEnqueuer(sink)
 	lingering, release := make(chan struct{}, 1), make(chan struct{})
 	g.window = time.Hour // recent enough, whatever the machine's speed
-	g.sleep = func(time.Duration) { lingering <- struct{}{}; <-release }
+	g.wait = func(time.Duration, <-chan struct{}) { lingering <- struct{}{}; <-release }
 	if err := g.Enqueue(context.Background(), dm(1)); err != nil { // sender 1, alone
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestGroupEnqueuer_LingerIsConfigurable(t *testing.T) {
 			mu    sync.Mutex
 			slept []time.Duration
 		)
-		g.sleep = func(d time.Duration) { mu.Lock(); slept = append(slept, d); mu.Unlock() }
+		g.wait = func(d time.Duration, _ <-chan struct{}) { mu.Lock(); slept = append(slept, d); mu.Unlock() }
 		if linger > 0 {
 			g.window = time.Hour // recent enough, whatever the machine's speed
 		}
@@ -211,6 +211,63 @@ func TestGroupEnqueuer_LingerIsConfigurable(t *testing.T) {
 			t.Errorf("linger %v: slept %v", linger, slept)
 		}
 		mu.Unlock()
+	}
+}
+
+// A lingering group is taken as soon as it holds enough to share
+// (groupEnough sends): a busy pod's sends do not wait out the linger,
+// and a closed loop of senders is not held to one round per linger.
+func TestGroupEnqueuer_LingerEndsOnceTheGroupHoldsEnough(t *testing.T) {
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink, WithLinger(time.Hour))             // ran out, it would hang the test
+	if err := g.Enqueue(context.Background(), dm(0)); err != nil { // sender 1, alone
+		t.Fatal(err)
+	}
+	done := make(chan error, groupEnough)
+	for i := 1; i <= groupEnough; i++ { // other senders, right after: the leader lingers
+		d := dm(i)
+		d.SenderID = 1 + i
+		go func() { done <- g.Enqueue(context.Background(), d) }()
+	}
+	for range groupEnough {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the linger did not end with %d sends waiting", groupEnough)
+		}
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	sizes := []int{}
+	for _, b := range sink.batches {
+		sizes = append(sizes, len(b))
+	}
+	if !slices.Equal(sizes, []int{1, groupEnough}) {
+		t.Fatalf("task sizes %v, want [1 %d]: the lone first send, then the linger's group", sizes, groupEnough)
+	}
+}
+
+// A broadcast to a room is enough on its own: its rows dwarf a task's
+// cost, so it never waits for company.
+func TestGroupEnqueuer_BroadcastToARoomDoesNotLinger(t *testing.T) {
+	sink := &recordingSink{}
+	g := NewGroupEnqueuer(sink, WithLinger(time.Hour))
+	g.window = time.Hour
+	for i := range 3 {
+		d := Delivery{SenderID: 1 + i, Recipients: make([]int, groupEnoughRecipients), Message: events.Message{ID: fmt.Sprintf("b%d", i), Broadcast: true}}
+		errc := make(chan error, 1)
+		go func() { errc <- g.Enqueue(context.Background(), d) }()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("broadcast %d from another sender lingered", i)
+		}
 	}
 }
 
