@@ -143,10 +143,16 @@ func newLogger(format string, mode app.Mode, w io.Writer) *slog.Logger {
 		}
 	}
 	// Lines logged in a traced request carry its trace_id and span_id.
+	var h slog.Handler
 	if format == "text" {
-		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, nil)))
+		h = slog.NewTextHandler(w, nil)
+	} else {
+		h = slog.NewJSONHandler(w, nil)
 	}
-	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, nil)))
+	if sink, ok := w.(*telemetry.LogSink); ok {
+		h = sink.Handler(h) // warnings and errors are written at once
+	}
+	return slog.New(telemetry.LogHandler(h))
 }
 
 func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) error {
@@ -157,11 +163,16 @@ func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) e
 	if mode != app.ModeAll && cfg.Spec.Redis.URL == "" && cfg.Spec.Redis.Mode == config.RedisStandalone {
 		return fmt.Errorf("%s needs a real Redis: set MESSAGER_REDIS_URL or spec.redis.url (use `messager all` for the embedded one)", mode)
 	}
-	logger := newLogger(f.logFormat, mode, stderr)
+	// The access log is a line per request: written a batch at a time
+	// (telemetry.LogSink), it costs a system call per batch, not per line.
+	sink := telemetry.NewLogSink(stderr)
+	defer func() { _ = sink.Close() }()
+	logger := newLogger(f.logFormat, mode, sink)
 	slog.SetDefault(logger)
 	// A test binary that runs a mode in-process must not be replaced.
 	tune := cfg.Spec.Runtime.AdaptiveScheduling && !testing.Testing()
 	if tune {
+		_ = sink.Flush() // the process image is replaced, buffer and all
 		// Returns only if the process already runs with sysmon awake, or
 		// cannot be restarted; nothing has started yet either way.
 		if err := runtimetune.KeepSysmonAwake(); err != nil {
