@@ -119,7 +119,7 @@ const (
 	groupLinger           = 20 * time.Millisecond
 	lingerWindow          = 2 * groupLinger
 	groupEnough           = 8
-	groupEnoughRecipients = 1000
+	groupEnoughRecipients = 256
 )
 
 // DefaultLinger is how long a busy group lingers unless WithLinger says
@@ -279,7 +279,8 @@ func (g *GroupEnqueuer) lingerFor(grp *group) time.Duration {
 // enough says grp holds enough to be taken without lingering: as many
 // deliveries as a group can take, or enough that a task's cost is a small
 // share of each (groupEnough deliveries, or groupEnoughRecipients
-// recipients: a broadcast to a room). The caller holds g.mu.
+// recipients: a broadcast to a room, whose rows and writes cost many
+// times a task). The caller holds g.mu.
 func (g *GroupEnqueuer) enough(grp *group) bool {
 	n := len(grp.pending)
 	return n >= g.maxSize || n >= groupEnough || grp.pendingUsers >= groupEnoughRecipients
