@@ -315,10 +315,10 @@ func (c *client) stream(after string) *wsStream {
 	return s
 }
 
-// waitStreams waits until n users have a stream registered on a's hub. The
-// upgrade is answered before the stream registers: a message saved in
-// between reaches the stream read back from the database, not pushed, so a
-// test of the push path (its spans, say) waits for this first.
+// waitStreams waits until n users have a stream registered on a's hub. A
+// stream registers before its upgrade is answered (stream.Hub.open), so a
+// dialled stream already is; tests of the push path (its spans, a read
+// receipt) check it first all the same, to fail here if that changes.
 func waitStreams(t *testing.T, a *App, n int) {
 	t.Helper()
 	waitFor(t, func() bool { return len(a.hub.ConnectedUsers()) >= n }, fmt.Sprintf("%d streams to register", n))

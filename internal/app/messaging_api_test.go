@@ -203,7 +203,7 @@ func TestMessaging_ReadReceiptsAndUnread(t *testing.T) {
 	s, r, other := newUser(t, a, "reads"), newUser(t, a, "readr"), newUser(t, a, "reado")
 	senderStream := s.stream("")
 	// A read receipt is pushed, never replayed: wait until the stream is
-	// registered, which follows the upgrade's answer (see waitStreams).
+	// registered (see waitStreams).
 	waitStreams(t, a, 1)
 	m := s.send(r.user.Usercode, "did you read this?")
 	waitFor(t, func() bool { return len(r.history()) == 1 }, "delivery")

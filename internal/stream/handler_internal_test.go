@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/messager/messager/internal/auth"
@@ -124,4 +126,72 @@ func TestSSE_CloseAllEndsAStreamStuckInAWrite(t *testing.T) {
 
 func msgEnvFrame(f Frame, users ...int) events.Envelope {
 	return events.Envelope{Type: f.Type, ID: f.ID, Users: users, Frame: f.Data}
+}
+
+// A stream is registered before its client is told it is open, so an
+// event that is pushed but never replayed (a typing notice, a read
+// receipt), published once the client sees the stream open, reaches it.
+// It used to register only after the upgrade was answered: the presence
+// hook, which runs in between, holds the handler here while the event is
+// delivered, which that order lost.
+func TestHandler_EventPublishedOnceTheStreamIsOpenArrives(t *testing.T) {
+	typing, err := events.NewTyping(events.UserRef{Usercode: "BOBBOB", Username: "bob"}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, transport := range []string{transportWS, transportSSE} {
+		t.Run(transport, func(t *testing.T) {
+			hub := NewHub(prometheus.NewRegistry(), 16)
+			opened, release := make(chan struct{}), make(chan struct{})
+			h := NewHandler(hub, nil, quietLogger, nil, time.Hour, func(context.Context, auth.Principal) error {
+				close(opened)
+				<-release
+				return nil
+			})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r = r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{UserID: 7}, "token-of-ada"))
+				if transport == transportWS {
+					h.WebSocket(w, r)
+				} else {
+					h.Events(w, r)
+				}
+			}))
+			defer srv.Close()
+			defer hub.CloseAll()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var read func() (string, error)
+			if transport == transportWS {
+				conn, _, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.CloseNow()
+				read = func() (string, error) { _, data, err := conn.Read(ctx); return string(data), err }
+			} else {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				lines := bufio.NewReader(res.Body)
+				read = func() (string, error) {
+					for {
+						line, err := lines.ReadString('\n')
+						if err != nil || strings.HasPrefix(line, "data: ") {
+							return strings.TrimPrefix(line, "data: "), err
+						}
+					}
+				}
+			}
+			<-opened // the client has its open stream; the handler is in the hook
+			hub.Deliver(typing)
+			close(release)
+			got, err := read()
+			if err != nil || !strings.Contains(got, `"type":"typing"`) {
+				t.Fatalf("first frame %q, %v; want the typing event published once the stream was open", got, err)
+			}
+		})
+	}
 }

@@ -62,16 +62,34 @@ const (
 // arrives within milliseconds, and waiting saves a query.
 const gapWait = 100 * time.Millisecond
 
-// serve runs one stream until the client leaves or the server closes it:
-// what it missed since from, then live frames in mailbox order, with pings.
+// serve registers a stream of userID and runs it (serveConn).
 func (h *Hub) serve(ctx context.Context, userID int, transport string, from streamStart, s sink, replay Replayer, pingEvery time.Duration) error {
-	// Live frames wait in the queue, unannounced, until the stream knows
-	// where it starts; registering first means none is missed meanwhile.
-	c := newConn(h, userID, transport, true)
-	if !h.register(c) {
+	c := h.open(userID, transport)
+	if c == nil {
 		s.closeWith(closeGoingAway)
 		return errShuttingDown
 	}
+	return h.serveConn(ctx, c, from, s, replay, pingEvery)
+}
+
+// open registers the connection of a new stream of userID, or returns nil
+// after CloseAll. Live frames wait in its queue, unannounced, until the
+// stream knows where it starts, so whatever is pushed from now on reaches
+// the stream: the handlers open it before the client is told the stream
+// is open, and frames that are never replayed (read receipts, typing,
+// presence) published after that moment are not lost.
+func (h *Hub) open(userID int, transport string) *Conn {
+	c := newConn(h, userID, transport, true)
+	if !h.register(c) {
+		return nil
+	}
+	return c
+}
+
+// serveConn runs the stream of c (from open) until the client leaves or
+// the server closes it: what it missed since from, then live frames in
+// mailbox order, with pings. It unregisters c when it returns.
+func (h *Hub) serveConn(ctx context.Context, c *Conn, from streamStart, s sink, replay Replayer, pingEvery time.Duration) error {
 	defer h.unregister(c)
 	defer c.close(closeNone)
 	// Runs first: whatever ends the stream, no direct write follows.

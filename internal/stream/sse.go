@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/messager/messager/internal/auth"
+	"github.com/messager/messager/internal/httpapi"
 )
 
 // sseSink writes frames as Server-Sent Events into a buffered writer that
@@ -96,17 +97,25 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Princi
 	// connection with the stream rather than serve another request on it.
 	// EventSource opens a new one to reconnect anyway.
 	hd.Set("Connection", "close")
+	// Registered before the headers go out: an event published once the
+	// client sees its stream open reaches it (Hub.open).
+	c := h.hub.open(p.UserID, transportSSE)
+	if c == nil {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusServiceUnavailable, "the server is shutting down; reconnect"))
+		return
+	}
 	s := &sseSink{w: w, rc: rc, bw: bufio.NewWriterSize(w, 16<<10), deadline: newWriteDeadline(rc.SetWriteDeadline)}
 	ctx := sl.bind(r.Context(), s.deadline)
 	w.WriteHeader(http.StatusOK)
 	// Tell EventSource to come back quickly after a drop.
 	s.bw.WriteString("retry: 2000\n\n")
 	if err := s.flush(); err != nil {
+		h.hub.unregister(c)
 		return
 	}
 	h.opened(r.Context(), p)
 	defer h.closed(p)
-	err := h.hub.serve(ctx, p.UserID, transportSSE, from, h.countWrites(ctx, transportSSE, s), h.replay, h.pingEvery)
+	err := h.hub.serveConn(ctx, c, from, h.countWrites(ctx, transportSSE, s), h.replay, h.pingEvery)
 	if err != nil && ctx.Err() == nil {
 		h.logger.DebugContext(r.Context(), "sse ended", "user_id", p.UserID, "err", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/messager/messager/internal/auth"
+	"github.com/messager/messager/internal/httpapi"
 )
 
 // The WebSocket side is built on gobwas/ws's frame primitives rather than
@@ -182,8 +183,18 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 	// Counted before the upgrade, while http.Server.Shutdown still waits
 	// for this request, so Hub.Wait cannot miss the stream.
 	h.hub.wg.Add(1)
+	// Registered before the upgrade is answered: an event published once
+	// the client sees its stream open reaches it (Hub.open).
+	c := h.hub.open(p.UserID, transportWS)
+	if c == nil {
+		sl.release()
+		h.hub.wg.Done()
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusServiceUnavailable, "the server is shutting down; reconnect"))
+		return
+	}
 	conn, rw, _, err := ws.HTTPUpgrader{Timeout: writeTimeout}.Upgrade(r, w)
 	if err != nil {
+		h.hub.unregister(c)
 		sl.release()
 		h.hub.wg.Done()
 		h.logger.Debug("websocket upgrade failed", "err", err)
@@ -214,7 +225,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 		}()
 		// After the connection is closed, presence hears of it.
 		defer h.closed(p)
-		err := h.hub.serve(ctx, p.UserID, transportWS, from, h.countWrites(ctx, transportWS, sink), h.replay, h.pingEvery)
+		err := h.hub.serveConn(ctx, c, from, h.countWrites(ctx, transportWS, sink), h.replay, h.pingEvery)
 		if err != nil && ctx.Err() == nil {
 			h.logger.Debug("websocket ended", "user_id", p.UserID, "err", err)
 		}
