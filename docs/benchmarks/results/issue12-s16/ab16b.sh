@@ -1,5 +1,5 @@
 #!/bin/bash
-# session 16: lin (afa4438, the 20 ms linger) against logs (the same plus the batched log sink),
+# session 16: lin (d327aa5, the 20 ms linger) against logs (the same plus the batched log sink),
 # 250 DMs/s, api + worker and one `messager all`, alternating.
 for r in ${ROUNDS:-1 2 3}; do
   CONF=/tmp/b/tune.yaml ./run2.sh /tmp/b/lin  s16lin$r  s16lin$r  250
