@@ -135,7 +135,7 @@ func loadConfig(f *runFlags) (*config.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(format string, mode app.Mode, w io.Writer) *slog.Logger {
+func newLogger(format string, mode app.Mode, sink *telemetry.LogSink) *slog.Logger {
 	if format == "" {
 		format = "json"
 		if mode == app.ModeAll {
@@ -143,16 +143,14 @@ func newLogger(format string, mode app.Mode, w io.Writer) *slog.Logger {
 		}
 	}
 	// Lines logged in a traced request carry its trace_id and span_id.
+	// Warnings and errors are written out at once (LogSink.Handler).
 	var h slog.Handler
 	if format == "text" {
-		h = slog.NewTextHandler(w, nil)
+		h = slog.NewTextHandler(sink, nil)
 	} else {
-		h = slog.NewJSONHandler(w, nil)
+		h = slog.NewJSONHandler(sink, nil)
 	}
-	if sink, ok := w.(*telemetry.LogSink); ok {
-		h = sink.Handler(h) // warnings and errors are written at once
-	}
-	return slog.New(telemetry.LogHandler(h))
+	return slog.New(telemetry.LogHandler(sink.Handler(h)))
 }
 
 func runMode(cmd *cobra.Command, f *runFlags, mode app.Mode, stderr io.Writer) error {

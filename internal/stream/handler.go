@@ -117,6 +117,17 @@ func (h *Handler) prepare(w http.ResponseWriter, r *http.Request, after string) 
 	return p, after, s, true
 }
 
+// openStream registers p's new stream on the hub before its client is told
+// it is open (Hub.open), or answers 503 and returns nil when the server is
+// shutting down.
+func (h *Handler) openStream(w http.ResponseWriter, r *http.Request, p auth.Principal, transport string) *Conn {
+	c := h.hub.open(p.UserID, transport)
+	if c == nil {
+		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusServiceUnavailable, "the server is shutting down; reconnect"))
+	}
+	return c
+}
+
 // opened counts a stream that is open: the upgrade succeeded, or the SSE
 // headers are out.
 func (h *Handler) opened(ctx context.Context, p auth.Principal) {

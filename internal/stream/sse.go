@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/messager/messager/internal/auth"
-	"github.com/messager/messager/internal/httpapi"
 )
 
 // sseSink writes frames as Server-Sent Events into a buffered writer that
@@ -97,11 +96,9 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request, p auth.Princi
 	// connection with the stream rather than serve another request on it.
 	// EventSource opens a new one to reconnect anyway.
 	hd.Set("Connection", "close")
-	// Registered before the headers go out: an event published once the
-	// client sees its stream open reaches it (Hub.open).
-	c := h.hub.open(p.UserID, transportSSE)
+	// Registered before the headers go out.
+	c := h.openStream(w, r, p, transportSSE)
 	if c == nil {
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusServiceUnavailable, "the server is shutting down; reconnect"))
 		return
 	}
 	s := &sseSink{w: w, rc: rc, bw: bufio.NewWriterSize(w, 16<<10), deadline: newWriteDeadline(rc.SetWriteDeadline)}

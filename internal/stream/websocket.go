@@ -13,7 +13,6 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/messager/messager/internal/auth"
-	"github.com/messager/messager/internal/httpapi"
 )
 
 // The WebSocket side is built on gobwas/ws's frame primitives rather than
@@ -183,13 +182,11 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, p auth.
 	// Counted before the upgrade, while http.Server.Shutdown still waits
 	// for this request, so Hub.Wait cannot miss the stream.
 	h.hub.wg.Add(1)
-	// Registered before the upgrade is answered: an event published once
-	// the client sees its stream open reaches it (Hub.open).
-	c := h.hub.open(p.UserID, transportWS)
+	// Registered before the upgrade is answered.
+	c := h.openStream(w, r, p, transportWS)
 	if c == nil {
 		sl.release()
 		h.hub.wg.Done()
-		httpapi.WriteProblem(w, r, httpapi.NewProblem(http.StatusServiceUnavailable, "the server is shutting down; reconnect"))
 		return
 	}
 	conn, rw, _, err := ws.HTTPUpgrader{Timeout: writeTimeout}.Upgrade(r, w)
